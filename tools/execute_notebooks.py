@@ -78,8 +78,7 @@ def main(argv: list[str]) -> int:
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     for path in find_notebooks(argv):
         elapsed = execute(path)
-        print(f"executed {path.relative_to(ROOT) if path.is_absolute() else path} "
-              f"in {elapsed:.1f} s")
+        print(f"executed {path} in {elapsed:.1f} s")
     return 0
 
 
