@@ -5,7 +5,6 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
-export JAX_PLATFORMS ?= cpu
 export PYTHONUNBUFFERED := 1
 
 .PHONY: help venv data lint unit notebooks book test execute lab bench check-site clean
@@ -59,6 +58,8 @@ lab: $(STAMP) data
 	$(BIN)/jupyter lab notebooks
 
 bench: $(STAMP) data
+	$(BIN)/python -c 'import torch' 2>/dev/null \
+	  || echo 'PyTorch is not installed: the benchmark skips its PyTorch column (pip install torch).'
 	$(BIN)/python -m bench
 
 clean:

@@ -1,0 +1,172 @@
+"""Run the benchmark: ``python -m bench [--quick] [--out PATH]`` (``make bench``).
+
+Each case trains a warm-up epoch (which includes compilation), then at least five timed epochs; the
+table reports the median epoch, samples per second, and ratios to the hand-written JAX reference (c)
+and to PyTorch (d) measured in the same run. Results go to ``bench/results/<machine>.json``.
+Nothing here is asserted: the test suite never times anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import shutil
+import statistics
+import tempfile
+import time
+from importlib import metadata
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from bench.cases import CASES, Problem, torch_available
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def versions() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for name in ("jax", "jaxlib", "optax", "numpy", "torch", "dstraight"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            found[name] = metadata.version(name)
+    return found
+
+
+def load_fashion_mnist() -> tuple[np.ndarray, np.ndarray]:
+    from dstraight.data import FashionMNIST
+
+    train = FashionMNIST(train=True)
+    X = (train.data.reshape(len(train.data), -1) / np.float32(255)).astype(np.float32)
+    return X, train.label.astype(np.int32)
+
+
+def linear_problem() -> Problem:
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((10_000, 2), dtype=np.float32)
+    y = (X @ np.array([2.0, -3.4], np.float32) + 4.2
+         + 0.01 * rng.standard_normal(10_000, dtype=np.float32))
+    return Problem("linear regression 10000x2", X, y.reshape(-1, 1).astype(np.float32), units=1,
+                   batch_size=4, lr=0.001, classification=False)
+
+
+def time_case(make, problem: Problem, device, epochs: int) -> dict:
+    start = time.perf_counter()
+    run_epoch = make(problem, device)
+    run_epoch()  # warm-up: compiles
+    first = time.perf_counter() - start
+    times = []
+    for _ in range(epochs):
+        t0 = time.perf_counter()
+        run_epoch()
+        times.append(time.perf_counter() - t0)
+    median = statistics.median(times)
+    return {
+        "epoch_s": median,
+        "samples_per_s": problem.steps_per_epoch * problem.batch_size / median,
+        "first_epoch_s": first,
+        "compile_s": max(first - median, 0.0),
+        "epochs_timed": epochs,
+    }
+
+
+def time_loading() -> dict:
+    """Fashion-MNIST's training split from disk into arrays: cold (fresh cache) and cached."""
+    from dstraight.data import FashionMNIST
+
+    cache = tempfile.mkdtemp(prefix="dstraight-bench-cache-")
+    saved = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = cache
+    try:
+        t0 = time.perf_counter()
+        FashionMNIST(train=True)
+        first = time.perf_counter() - t0
+        cached = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            FashionMNIST(train=True)
+            cached.append(time.perf_counter() - t0)
+    finally:
+        if saved is None:
+            os.environ.pop("XDG_CACHE_HOME", None)
+        else:
+            os.environ["XDG_CACHE_HOME"] = saved
+        shutil.rmtree(cache, ignore_errors=True)
+    return {"first_s": first, "cached_s": statistics.median(cached)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=5, help="timed epochs per case (>= 5)")
+    parser.add_argument("--out", type=Path, help="results file (default bench/results/<machine>)")
+    parser.add_argument("--cases", default=",".join(CASES), help="comma-separated subset")
+    args = parser.parse_args()
+
+    device = jax.devices()[0]
+    names = [c for c in args.cases.split(",") if c != "torch" or torch_available()]
+    skipped = [] if torch_available() else ["torch (not installed: pip install torch)"]
+
+    X, y = load_fashion_mnist()
+    problems = [
+        Problem("softmax regression Fashion-MNIST, batch 64", X, y, 10, 64, 0.1, True),
+        Problem("softmax regression Fashion-MNIST, batch 256", X, y, 10, 256, 0.1, True),
+        linear_problem(),
+    ]
+    report = {
+        "machine": {
+            "cpu": cpu_name(),
+            "cores": os.cpu_count(),
+            "device": device.device_kind if device.platform == "gpu" else "cpu",
+            "platform": device.platform,
+        },
+        "versions": versions(),
+        "skipped": skipped,
+        "results": [],
+    }
+    for problem in problems:
+        print(f"\n{problem.name} ({problem.steps_per_epoch} steps/epoch)")
+        rows = {}
+        for name in names:
+            rows[name] = time_case(CASES[name], problem, device, max(args.epochs, 5))
+        ref, torch_row = rows.get("reference"), rows.get("torch")
+        print(f"{'case':<20}{'epoch':>10}{'samples/s':>12}{'compile':>10}{'vs ref':>9}"
+              f"{'vs torch':>10}")
+        for name, row in rows.items():
+            row["ratio_to_reference"] = row["epoch_s"] / ref["epoch_s"] if ref else None
+            row["speedup_over_torch"] = (torch_row["epoch_s"] / row["epoch_s"]
+                                         if torch_row else None)
+            vs_torch = (f"{row['speedup_over_torch']:>9.1f}x" if torch_row else f"{'-':>10}")
+            print(f"{name:<20}{row['epoch_s'] * 1e3:>8.1f}ms{row['samples_per_s']:>12.0f}"
+                  f"{row['compile_s']:>9.2f}s{row['ratio_to_reference']:>8.2f}x{vs_torch}")
+        report["results"].append({"problem": problem.name, "batch_size": problem.batch_size,
+                                  "steps_per_epoch": problem.steps_per_epoch, "cases": rows})
+    report["loading"] = time_loading()
+    print(f"\nFashion-MNIST train split into arrays: first {report['loading']['first_s']:.3f} s, "
+          f"cached {report['loading']['cached_s']:.3f} s")
+    if skipped:
+        print("skipped: " + "; ".join(skipped))
+
+    machine = report["machine"]
+    default_name = (f"cpu-{machine['cores']}core" if machine["platform"] == "cpu"
+                    else machine["device"].lower().replace(" ", "-"))
+    out = args.out or RESULTS / f"{default_name}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
