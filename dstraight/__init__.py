@@ -1,3 +1,28 @@
-"""dstraight: the helper package of The Straight Dope, JAX edition."""
+"""dstraight: the helper package of The Straight Dope, JAX edition.
+
+Gluon-style layers, losses, trainers, metrics and data loaders as a thin stateful shell over pure
+JAX functions. This module only re-exports; each concept lives in its own module.
+"""
+
+from . import callback, data, init, loss, metric, nn, viz
+from .device import cpu, gpu, num_gpus, try_gpu
+from .module import Module
+from .trainer import Trainer
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "Module",
+    "Trainer",
+    "callback",
+    "cpu",
+    "data",
+    "gpu",
+    "init",
+    "loss",
+    "metric",
+    "nn",
+    "num_gpus",
+    "try_gpu",
+    "viz",
+]

@@ -1,0 +1,25 @@
+"""Datasets and data iterators: MNIST, Fashion-MNIST, ArrayDataset, DataLoader, NDArrayIter."""
+
+from .dataset import ArrayDataset
+from .idx import read_idx
+from .loader import DataLoader
+from .ndarray_iter import DataBatch, DataDesc, NDArrayIter
+from .sources import DatasetNotFoundError, cache_dir, fetch, fetch_all, load_array, locate
+from .vision import MNIST, FashionMNIST
+
+__all__ = [
+    "MNIST",
+    "ArrayDataset",
+    "DataBatch",
+    "DataDesc",
+    "DataLoader",
+    "DatasetNotFoundError",
+    "FashionMNIST",
+    "NDArrayIter",
+    "cache_dir",
+    "fetch",
+    "fetch_all",
+    "load_array",
+    "locate",
+    "read_idx",
+]

@@ -1,0 +1,253 @@
+"""``DataLoader``: gluon's mini-batch loader, with the dataset held on the device."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterator
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ._batching import (
+    as_key,
+    check_batch_size,
+    empty_indices,
+    epoch_order,
+    gather,
+    iter_full_batches,
+    split_epoch,
+)
+from .dataset import ArrayDataset
+
+__all__ = ["DataLoader"]
+
+_MODES = ("keep", "discard", "rollover")
+
+
+def _bulk_transform(dataset: Any, transform: Any, columns: tuple[Any, ...]) -> tuple | None:
+    """Apply ``transform`` to whole arrays if it gives what it gives per sample, else None."""
+    n = len(dataset)
+    try:
+        out = transform(*columns)
+    except Exception:  # any failure means "not written for whole arrays": go per item
+        return None
+    if not isinstance(out, tuple | list) or len(out) != len(columns):
+        return None
+    out = tuple(o if isinstance(o, jax.Array) else np.asarray(o) for o in out)
+    if any(o.ndim == 0 or o.shape[0] != n for o in out):
+        return None
+    # Spot-check that the bulk result agrees with the per-sample one (a transform that normalises
+    # by a statistic, e.g. x / x.max(), gives different answers on one image and on all of them).
+    for i in sorted({0, n - 1}):
+        item = dataset[i]
+        if not isinstance(item, tuple | list) or len(item) != len(out):
+            return None
+        for whole, one in zip(out, item, strict=True):
+            try:
+                a, b = np.asarray(whole[i]), np.asarray(one)
+                same = a.shape == b.shape and np.allclose(a, b, rtol=1e-5, atol=1e-6)
+            except (TypeError, ValueError):
+                same = False
+            if not same:
+                return None
+    return out
+
+
+def _stack_items(dataset: Any) -> tuple[tuple[np.ndarray, ...], bool]:
+    n = len(dataset)
+    items = [dataset[i] for i in range(n)]
+    single = not isinstance(items[0], tuple | list)
+    columns = [items] if single else list(zip(*items, strict=True))
+    stacked = []
+    for c, column in enumerate(columns):
+        values = [np.asarray(v) for v in column]
+        shape = values[0].shape
+        for i, v in enumerate(values):
+            if v.shape != shape:
+                raise ValueError(
+                    f"DataLoader stacks samples into batches, so they must share their shape: "
+                    f"field {c} of sample 0 has shape {shape}, of sample {i} {v.shape}. "
+                    "Resize or pad them in the dataset's transform."
+                )
+        stacked.append(np.stack(values))
+    return tuple(stacked), single
+
+
+def materialise(dataset: Any) -> tuple[tuple[Any, ...], bool]:
+    """The dataset as whole arrays (host or device) and whether its items are single arrays."""
+    if isinstance(dataset, np.ndarray | jax.Array):
+        return (dataset,), True
+    if isinstance(dataset, ArrayDataset):
+        return dataset.arrays, len(dataset.arrays) == 1
+    try:
+        n = len(dataset)
+    except TypeError:
+        raise TypeError(
+            f"DataLoader expects a dataset with __len__ and __getitem__ (e.g. ArrayDataset(X, y) "
+            f"or FashionMNIST()), got {type(dataset).__name__}."
+        ) from None
+    if n == 0:
+        raise ValueError("DataLoader got an empty dataset; there is nothing to batch.")
+    data, label = getattr(dataset, "data", None), getattr(dataset, "label", None)
+    bulk = (
+        data is not None
+        and label is not None
+        and hasattr(data, "shape")
+        and hasattr(label, "shape")
+        and len(data) == len(label) == n
+    )
+    if bulk:
+        transform = getattr(dataset, "transform", None)
+        if transform is None:
+            return (data, label), False
+        # A method of the dataset itself (like gluon's Dataset.transform) is no per-sample
+        # function, and says nothing about what ds[i] returns: only the per-item path is safe.
+        if not (inspect.ismethod(transform) and transform.__self__ is dataset):
+            out = _bulk_transform(dataset, transform, (data, label))
+            if out is not None:
+                return out, False
+    return _stack_items(dataset)
+
+
+class DataLoader:
+    """Mini-batches of a dataset as JAX arrays, the dataset held on the device once.
+
+    The whole dataset is turned into arrays and copied to the device when the loader is built.
+    A dataset with bulk ``.data``/``.label`` arrays (MNIST, FashionMNIST) and a ``transform`` has
+    the transform applied once to the whole arrays, which works for transforms written with array
+    operations such as ``x.astype(np.float32) / 255``; otherwise every sample is fetched,
+    transformed and stacked. Each batch is then gathered on the device, so iterating costs no
+    host-to-device copy per batch.
+
+    Args:
+        dataset: an ``ArrayDataset``, a vision dataset, an array, or anything with ``__len__`` and
+            ``__getitem__`` returning equally shaped samples.
+        batch_size: examples per batch.
+        shuffle: visit the examples in a new random order every epoch.
+        last_batch: what to do with the last batch when ``batch_size`` does not divide the number
+            of examples: ``'keep'`` it short, ``'discard'`` it, or ``'rollover'`` its examples to
+            the start of the next epoch.
+        seed: int or ``jax.random`` key for shuffling. Epoch ``e`` uses
+            ``jax.random.fold_in(key, e)``, so the same seed gives the same sequence of epochs.
+        device: where to keep the data (a ``jax.Device``); None means JAX's default device.
+
+    Iterating yields ``(data, label)`` tuples of JAX arrays (a single array for single-array
+    datasets). ``len(loader)`` is the number of batches in the next epoch.
+
+    The fast-path protocol (used to compile whole epochs with ``jax.lax.scan``):
+    ``loader.arrays`` (the device arrays), ``loader.batch_size``, ``loader.last_pad`` (always 0
+    here) and ``loader.epoch_indices()``.
+
+    Examples:
+        >>> X = np.arange(10, dtype=np.float32).reshape(5, 2)
+        >>> y = np.arange(5, dtype=np.float32)
+        >>> loader = DataLoader(ArrayDataset(X, y), batch_size=2)
+        >>> [yb.tolist() for _, yb in loader]
+        [[0.0, 1.0], [2.0, 3.0], [4.0]]
+        >>> len(DataLoader(ArrayDataset(X, y), batch_size=2, last_batch="discard"))
+        2
+    """
+
+    def __init__(
+        self,
+        dataset: Any,
+        batch_size: int,
+        shuffle: bool = False,
+        last_batch: str = "keep",
+        seed: Any = 0,
+        device: jax.Device | None = None,
+    ) -> None:
+        self.batch_size = check_batch_size(batch_size, "DataLoader")
+        if last_batch not in _MODES:
+            hint = " (NDArrayIter spells it 'roll_over'; DataLoader says 'rollover')"
+            raise ValueError(
+                f"DataLoader: last_batch must be one of {', '.join(map(repr, _MODES))}, got "
+                f"{last_batch!r}{hint if last_batch == 'roll_over' else ''}."
+            )
+        if device is not None and not isinstance(device, jax.Device):
+            raise TypeError(
+                f"DataLoader: device must be a jax.Device (e.g. dstraight.cpu()) or None, got "
+                f"{device!r}."
+            )
+        self.shuffle = bool(shuffle)
+        self.last_batch = last_batch
+        self.device = device
+        key = as_key(seed, "DataLoader")
+        self._key = jax.device_put(key, device) if device is not None and shuffle else key
+        host_arrays, self._single = materialise(dataset)
+        self._arrays: tuple[jax.Array, ...] = tuple(jax.device_put(a, device) for a in host_arrays)
+        lengths = {a.shape[0] for a in self._arrays}
+        if len(lengths) != 1 or 0 in lengths:
+            raise ValueError(
+                f"DataLoader: the dataset's arrays must be non-empty and equally long, got shapes "
+                f"{[a.shape for a in self._arrays]}."
+            )
+        self.num_examples: int = lengths.pop()
+        self._epoch = 0
+        self._leftover = empty_indices(device)
+
+    @property
+    def arrays(self) -> tuple[jax.Array, ...]:
+        """The whole dataset as device arrays, ``(data, label)`` for labelled datasets."""
+        return self._arrays
+
+    @property
+    def last_pad(self) -> int:
+        """Padding at the end of the last row of ``full``: always 0 (DataLoader never pads)."""
+        return 0
+
+    def __len__(self) -> int:
+        n = self.num_examples + (self._leftover.shape[0] if self.last_batch == "rollover" else 0)
+        if self.last_batch == "keep":
+            return -(-n // self.batch_size)
+        return n // self.batch_size
+
+    def epoch_indices(self) -> tuple[jax.Array, jax.Array]:
+        """Consume one epoch, as iterating would, and return its example indices.
+
+        Returns:
+            ``(full, rest)``: int32 ``(num_full_batches, batch_size)`` indices of the full
+            batches, and the ``(r,)`` indices of the short last batch (``0 <= r < batch_size``;
+            empty for 'discard', 'rollover', or when ``batch_size`` divides the dataset).
+            Gathering ``loader.arrays`` at these indices gives exactly the batches iteration
+            would have given. The shuffle and rollover state advance as for a full iteration.
+
+        Examples:
+            >>> loader = DataLoader(ArrayDataset(np.zeros((5, 1)), np.zeros(5)), batch_size=2)
+            >>> full, rest = loader.epoch_indices()
+            >>> full.tolist(), rest.tolist()
+            ([[0, 1], [2, 3]], [4])
+        """
+        order = epoch_order(
+            self._key if self.shuffle else None, self._epoch, self.num_examples, self.device
+        )
+        self._epoch += 1
+        stream = order
+        if self.last_batch == "rollover" and self._leftover.shape[0]:
+            stream = jnp.concatenate([self._leftover, order])
+        full, tail, _ = split_epoch(stream, self.batch_size, "split")
+        if self.last_batch == "keep":
+            return full, tail
+        if self.last_batch == "rollover":
+            self._leftover = tail
+        return full, tail[:0]
+
+    def __iter__(self) -> Iterator[Any]:
+        full, rest = self.epoch_indices()
+        return self._batches(full, rest)
+
+    def _batches(self, full: jax.Array, rest: jax.Array) -> Iterator[Any]:
+        for batch in iter_full_batches(self._arrays, full):
+            yield batch[0] if self._single else batch
+        if rest.shape[0]:
+            batch = gather(self._arrays, rest)
+            yield batch[0] if self._single else batch
+
+    def __repr__(self) -> str:
+        shapes = ", ".join(str(tuple(a.shape)) for a in self._arrays)
+        return (
+            f"DataLoader(arrays=[{shapes}], batch_size={self.batch_size}, shuffle={self.shuffle}, "
+            f"last_batch={self.last_batch!r})"
+        )

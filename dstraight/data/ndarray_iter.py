@@ -1,0 +1,360 @@
+"""``NDArrayIter``, ``DataBatch`` and ``DataDesc`` with MXNet's semantics, on device-held data."""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ._batching import (
+    as_key,
+    check_batch_size,
+    empty_indices,
+    epoch_order,
+    iter_full_batches,
+    split_epoch,
+)
+
+__all__ = ["NDArrayIter", "DataBatch", "DataDesc"]
+
+_MODES = ("pad", "discard", "roll_over")
+
+
+class DataDesc(namedtuple("DataDesc", ["name", "shape"])):
+    """Name and batch shape of one input, as ``provide_data``/``provide_label`` list them.
+
+    A ``(name, shape)`` named tuple with ``dtype`` and ``layout`` as extra attributes, like MXNet's.
+
+    Examples:
+        >>> desc = DataDesc("data", (4, 2))
+        >>> desc.name, desc.shape, desc == ("data", (4, 2))
+        ('data', (4, 2), True)
+    """
+
+    def __new__(cls, name: str, shape: tuple[int, ...], dtype: Any = np.float32, layout="NCHW"):
+        self = super().__new__(cls, name, tuple(int(s) for s in shape))
+        self.dtype = np.dtype(dtype)
+        self.layout = layout
+        return self
+
+    def __repr__(self) -> str:
+        return f"DataDesc[{self.name},{self.shape},{self.dtype},{self.layout}]"
+
+
+class DataBatch:
+    """One batch from a data iterator.
+
+    Attributes:
+        data: list of input arrays (one per data source).
+        label: list of label arrays, or None for unlabelled data.
+        pad: how many examples at the end of the batch are padding (repeats of earlier examples
+            that only fill the last batch); drop them from predictions.
+        index: the indices of the batch's examples in the dataset (int32 array), or None.
+        provide_data, provide_label: the iterator's descriptions, when known.
+
+    Examples:
+        >>> batch = DataBatch(data=[np.zeros((2, 3))], label=[np.zeros(2)], pad=0)
+        >>> batch
+        DataBatch: data shapes: [(2, 3)] label shapes: [(2,)]
+    """
+
+    __slots__ = ("data", "label", "pad", "index", "provide_data", "provide_label")
+
+    def __init__(
+        self,
+        data: list[Any],
+        label: list[Any] | None = None,
+        pad: int = 0,
+        index: Any = None,
+        provide_data: list[DataDesc] | None = None,
+        provide_label: list[DataDesc] | None = None,
+    ) -> None:
+        if not isinstance(data, list | tuple):
+            raise TypeError(
+                f"DataBatch(data=...) expects a list of arrays (one per input), got "
+                f"{type(data).__name__}; wrap a single array as [x]."
+            )
+        if label is not None and not isinstance(label, list | tuple):
+            raise TypeError(
+                f"DataBatch(label=...) expects a list of arrays or None, got "
+                f"{type(label).__name__}; wrap a single array as [y]."
+            )
+        self.data = list(data)
+        self.label = None if label is None else list(label)
+        self.pad = pad
+        self.index = index
+        self.provide_data = provide_data
+        self.provide_label = provide_label
+
+    def __repr__(self) -> str:
+        data = [tuple(d.shape) for d in self.data]
+        label = None if self.label is None else [tuple(lb.shape) for lb in self.label]
+        return f"DataBatch: data shapes: {data} label shapes: {label}"
+
+
+def _named_arrays(value: Any, default_name: str, what: str, device: Any) -> list[tuple[str, Any]]:
+    if isinstance(value, dict):
+        items = [(str(k), v) for k, v in value.items()]
+    elif (
+        isinstance(value, list | tuple)
+        and value
+        and all(isinstance(v, np.ndarray | jax.Array) for v in value)
+    ):
+        # MXNet's names for several unnamed inputs.
+        items = (
+            [(default_name, value[0])]
+            if len(value) == 1
+            else [(f"_{i}_{default_name}", v) for i, v in enumerate(value)]
+        )
+    else:
+        items = [(default_name, value)]
+    if not items:
+        raise ValueError(f"NDArrayIter: {what} is empty; expected at least one array.")
+    named = []
+    for name, v in items:
+        arr = v if isinstance(v, jax.Array) else np.asarray(v)
+        if arr.ndim == 0:
+            raise ValueError(
+                f"NDArrayIter: {what} {name!r} is a scalar; expected an array whose first axis "
+                "indexes the examples."
+            )
+        if not (jnp.issubdtype(arr.dtype, jnp.number) or arr.dtype == bool):
+            raise TypeError(
+                f"NDArrayIter: {what} {name!r} must hold numbers, got dtype {arr.dtype}."
+            )
+        named.append((name, jax.device_put(arr, device)))
+    return named
+
+
+class NDArrayIter:
+    """MXNet's ``mx.io.NDArrayIter``: batches of in-memory arrays, with the data on the device.
+
+    Iterating (or calling ``next()``) yields :class:`DataBatch` objects until the end of the data,
+    then raises ``StopIteration`` until :meth:`reset` starts the next epoch, as in MXNet:
+
+    - ``'pad'``: the last batch is completed with examples from the start of the (current) order,
+      and ``batch.pad`` says how many;
+    - ``'discard'``: the last, short batch is dropped;
+    - ``'roll_over'``: the last, short batch is not returned; after ``reset()`` its examples start
+      the next epoch, followed by the next epoch's examples (``hard_reset()`` drops them).
+
+    With ``shuffle=True`` every epoch (the one begun by the constructor and each one begun by
+    ``reset()``) visits the examples in a new order drawn from ``seed``.
+
+    Args:
+        data: an array, a list of arrays, or a dict name -> array (NumPy, JAX or nested lists).
+        label: the same for labels, or None.
+        batch_size: examples per batch.
+        shuffle: shuffle the examples at every epoch.
+        last_batch_handle: ``'pad'``, ``'discard'`` or ``'roll_over'``.
+        data_name, label_name: the names ``provide_data``/``provide_label`` report.
+        seed: int or ``jax.random`` key for shuffling.
+        device: where to keep the data (a ``jax.Device``); None means JAX's default device.
+
+    Fast-path protocol (for compiling whole epochs): ``arrays`` (data arrays, then label arrays),
+    ``batch_size``, ``epoch_indices()`` and ``last_pad``.
+
+    Examples:
+        >>> X = np.arange(10, dtype=np.float32).reshape(5, 2)
+        >>> it = NDArrayIter(X, np.arange(5), batch_size=2)
+        >>> [(b.label[0].tolist(), b.pad) for b in it]
+        [([0, 1], 0), ([2, 3], 0), ([4, 0], 1)]
+        >>> [b.pad for b in it]  # exhausted until reset()
+        []
+        >>> it.reset()
+        >>> it.next().data[0].tolist()
+        [[0.0, 1.0], [2.0, 3.0]]
+        >>> it.provide_data
+        [DataDesc[data,(2, 2),float32,NCHW]]
+    """
+
+    def __init__(
+        self,
+        data: Any,
+        label: Any = None,
+        batch_size: int = 1,
+        shuffle: bool = False,
+        last_batch_handle: str = "pad",
+        data_name: str = "data",
+        label_name: str = "softmax_label",
+        seed: Any = 0,
+        device: jax.Device | None = None,
+    ) -> None:
+        self.batch_size = check_batch_size(batch_size, "NDArrayIter")
+        if last_batch_handle not in _MODES:
+            hint = ""
+            if last_batch_handle in ("keep", "rollover"):
+                hint = " ('keep' and 'rollover' are DataLoader's last_batch modes)"
+            raise ValueError(
+                f"NDArrayIter: last_batch_handle must be one of {', '.join(map(repr, _MODES))}, "
+                f"got {last_batch_handle!r}{hint}."
+            )
+        if device is not None and not isinstance(device, jax.Device):
+            raise TypeError(
+                f"NDArrayIter: device must be a jax.Device (e.g. dstraight.cpu()) or None, got "
+                f"{device!r}."
+            )
+        if data is None:
+            raise TypeError("NDArrayIter: data is required (an array, list or dict of arrays).")
+        self.shuffle = bool(shuffle)
+        self.last_batch_handle = last_batch_handle
+        self.data_name = data_name
+        self.label_name = label_name
+        self.device = device
+        key = as_key(seed, "NDArrayIter")
+        self._key = jax.device_put(key, device) if device is not None and shuffle else key
+        self._data = _named_arrays(data, data_name, "data", device)
+        self._label = [] if label is None else _named_arrays(label, label_name, "label", device)
+        lengths = {name: a.shape[0] for name, a in self._data + self._label}
+        if len(set(lengths.values())) != 1:
+            shapes = ", ".join(f"{n} {tuple(a.shape)}" for n, a in self._data + self._label)
+            raise ValueError(
+                f"NDArrayIter: data and label must have the same number of examples along axis "
+                f"0, got {shapes}."
+            )
+        self.num_data: int = next(iter(lengths.values()))
+        if self.num_data == 0:
+            raise ValueError("NDArrayIter: the data is empty; there is nothing to iterate over.")
+        self._arrays = tuple(a for _, a in self._data + self._label)
+        # Built once: every batch carries them, and per-batch work is what iteration speed is.
+        self._provide_data = [
+            DataDesc(name, (self.batch_size, *a.shape[1:]), a.dtype) for name, a in self._data
+        ]
+        self._provide_label = [
+            DataDesc(name, (self.batch_size, *a.shape[1:]), a.dtype) for name, a in self._label
+        ]
+        self._num_data_sources = len(self._data)
+        self._epoch = 0
+        self._leftover = empty_indices(device)
+        self._start_epoch_state()
+
+    # -- state --------------------------------------------------------------------------------
+
+    def _start_epoch_state(self) -> None:
+        self._full: jax.Array | None = None  # built lazily at the first batch of the epoch
+        self._tail = self._leftover[:0]
+        self._cursor = 0
+        self._batches = None
+        self._exhausted = False
+
+    def _ensure_epoch(self) -> jax.Array:
+        if self._full is None:
+            order = epoch_order(
+                self._key if self.shuffle else None, self._epoch, self.num_data, self.device
+            )
+            if self._leftover.shape[0]:
+                order = jnp.concatenate([self._leftover, order])
+            self._leftover = self._leftover[:0]
+            mode = "pad" if self.last_batch_handle == "pad" else "split"
+            self._full, tail, _ = split_epoch(order, self.batch_size, mode)
+            self._tail = tail if self.last_batch_handle == "roll_over" else tail[:0]
+        return self._full
+
+    def reset(self) -> None:
+        """Begin the next epoch (reshuffling when ``shuffle``).
+
+        In ``'roll_over'`` mode, when the epoch just ended, the examples of its short last batch
+        open the new epoch.
+        """
+        if self._exhausted and self.last_batch_handle == "roll_over":
+            self._leftover = self._tail
+        else:
+            self._leftover = self._leftover[:0]
+        self._epoch += 1
+        self._start_epoch_state()
+
+    def hard_reset(self) -> None:
+        """Begin the next epoch, dropping any examples rolled over from the last one."""
+        self._leftover = self._leftover[:0]
+        self._epoch += 1
+        self._start_epoch_state()
+
+    # -- iteration ----------------------------------------------------------------------------
+
+    def __iter__(self) -> NDArrayIter:
+        return self
+
+    def __next__(self) -> DataBatch:
+        return self.next()
+
+    def next(self) -> DataBatch:
+        """The next batch; ``StopIteration`` at the end of the data until :meth:`reset`."""
+        if self._exhausted:
+            raise StopIteration
+        full = self._ensure_epoch()
+        if self._batches is None:
+            self._batches = iter_full_batches(self._arrays, full[self._cursor :], with_index=True)
+        try:
+            index, *arrays = next(self._batches)
+        except StopIteration:
+            self._exhausted = True
+            self._batches = None
+            raise
+        self._cursor += 1
+        pad = self.last_pad if self._cursor == full.shape[0] else 0
+        k = self._num_data_sources
+        return DataBatch(
+            data=arrays[:k],
+            label=arrays[k:] if self._label else None,
+            pad=pad,
+            index=index,
+            provide_data=self._provide_data,
+            provide_label=self._provide_label,
+        )
+
+    # -- descriptions and the fast-path protocol ----------------------------------------------
+
+    @property
+    def provide_data(self) -> list[DataDesc]:
+        """Name and batch shape of each data input."""
+        return list(self._provide_data)
+
+    @property
+    def provide_label(self) -> list[DataDesc]:
+        """Name and batch shape of each label (empty without labels)."""
+        return list(self._provide_label)
+
+    @property
+    def arrays(self) -> tuple[jax.Array, ...]:
+        """The device arrays: the data arrays followed by the label arrays."""
+        return self._arrays
+
+    @property
+    def last_pad(self) -> int:
+        """How many trailing entries of the last row of ``full`` are padding ('pad' mode only)."""
+        if self.last_batch_handle != "pad":
+            return 0
+        return -self.num_data % self.batch_size
+
+    def epoch_indices(self) -> tuple[jax.Array, jax.Array]:
+        """Consume the rest of the current epoch, as iterating would, and return its indices.
+
+        Returns:
+            ``(full, rest)``: int32 ``(num_batches, batch_size)`` indices of the batches that
+            iterating would still yield (in 'pad' mode the last row is the padded batch, its last
+            ``last_pad`` entries wrapping round to the start), and an empty ``rest``. Like
+            iteration, it leaves the iterator exhausted: call :meth:`reset` between epochs (a
+            second call without it returns no batches).
+
+        Examples:
+            >>> it = NDArrayIter(np.zeros((5, 1)), np.zeros(5), batch_size=2)
+            >>> full, rest = it.epoch_indices()
+            >>> full.tolist(), rest.shape, it.last_pad
+            ([[0, 1], [2, 3], [4, 0]], (0,), 1)
+        """
+        full = self._ensure_epoch()
+        remaining = full[self._cursor :] if not self._exhausted else full[full.shape[0] :]
+        self._cursor = full.shape[0]
+        self._batches = None
+        self._exhausted = True
+        return remaining, self._tail[:0]
+
+    def __repr__(self) -> str:
+        return (
+            f"NDArrayIter(num_data={self.num_data}, batch_size={self.batch_size}, "
+            f"shuffle={self.shuffle}, last_batch_handle={self.last_batch_handle!r}, "
+            f"provide_data={self.provide_data}, provide_label={self.provide_label})"
+        )

@@ -1,0 +1,118 @@
+"""Devices by gluon's names: ``cpu()``, ``gpu(i)``, ``try_gpu()`` and ``num_gpus()``.
+
+They return ``jax.Device`` objects, which is what ``jax.device_put``,
+``Block.initialize(device=...)`` and ``DataLoader(device=...)`` accept. Nothing here
+changes JAX's default device.
+
+Examples:
+    >>> from dstraight import cpu, try_gpu
+    >>> cpu().platform
+    'cpu'
+    >>> try_gpu().platform in ("cpu", "gpu")
+    True
+"""
+
+from __future__ import annotations
+
+import operator
+
+import jax
+
+__all__ = ["cpu", "gpu", "try_gpu", "num_gpus"]
+
+
+def _index(i: object) -> int:
+    try:
+        i = operator.index(i)
+    except TypeError:
+        raise TypeError(f"The device index must be an int, got {i!r}.") from None
+    if i < 0:
+        raise ValueError(f"The device index must be >= 0, got {i}.")
+    return i
+
+
+def _available() -> str:
+    return ", ".join(str(d) for d in jax.devices()) or "none"
+
+
+def _devices(platform: str) -> list[jax.Device]:
+    # jax.devices raises RuntimeError when no backend of that platform is present (e.g. a CPU-only
+    # jaxlib, or JAX_PLATFORMS=cpu); for our purposes that simply means "no such device".
+    try:
+        return list(jax.devices(platform))
+    except RuntimeError:
+        return []
+
+
+def num_gpus() -> int:
+    """Returns the number of GPUs JAX can use (0 on a CPU-only installation).
+
+    Examples:
+        >>> num_gpus() >= 0
+        True
+    """
+    return len(_devices("gpu"))
+
+
+def cpu(i: int = 0) -> jax.Device:
+    """Returns the ``i``-th CPU device.
+
+    Args:
+        i: index among the CPU devices (JAX normally exposes one).
+
+    Raises:
+        ValueError: if there is no such CPU device.
+
+    Examples:
+        >>> cpu()
+        CpuDevice(id=0)
+    """
+    i = _index(i)
+    devices = _devices("cpu")
+    if i >= len(devices):
+        raise ValueError(
+            f"cpu({i}) requested but JAX has {len(devices)} CPU device(s). "
+            f"Available devices: {_available()}."
+        )
+    return devices[i]
+
+
+def gpu(i: int = 0) -> jax.Device:
+    """Returns the ``i``-th GPU device.
+
+    Args:
+        i: index among the GPUs.
+
+    Raises:
+        ValueError: if JAX sees fewer than ``i + 1`` GPUs; the message lists the devices that are
+            available. Use :func:`try_gpu` to fall back to the CPU instead.
+
+    Examples:
+        >>> device = gpu(0) if num_gpus() > 0 else cpu()
+        >>> device.platform in ("gpu", "cpu")
+        True
+    """
+    i = _index(i)
+    devices = _devices("gpu")
+    if i >= len(devices):
+        raise ValueError(
+            f"gpu({i}) requested but JAX sees {len(devices)} GPU(s). Available devices: "
+            f"{_available()}. Install a CUDA-enabled jax (pip install 'jax[cuda12]') on a machine "
+            f"with a GPU, or use try_gpu() to fall back to the CPU."
+        )
+    return devices[i]
+
+
+def try_gpu(i: int = 0) -> jax.Device:
+    """Returns ``gpu(i)`` if it exists, else ``cpu()``.
+
+    Args:
+        i: index among the GPUs.
+
+    Examples:
+        >>> try_gpu().platform in ("cpu", "gpu")
+        True
+    """
+    i = _index(i)
+    devices = _devices("gpu")
+    return devices[i] if i < len(devices) else cpu()

@@ -1,0 +1,343 @@
+"""What readers of the rendered book see: checks on the HTML that Jupyter Book builds.
+
+The book is built from the notebooks' stored outputs (``execute_notebooks: off``) into
+``_build/html``. ``make test`` builds it before running pytest; when the build is missing or older
+than its sources, the session fixture here builds it (with ``-W``, as ``make book`` does).
+
+Checked: every page of the table of contents exists and has content; every notebook page shows its
+stored figures as images that exist and its printed results (every stdout line and plain-text
+result of the visible cells); hidden assertion cells and stderr stay hidden; every local link and
+anchor in the whole site resolves; the launch, download, repository and issue buttons, search and
+math are present.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import subprocess
+import sys
+import time
+from functools import cache
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import nbformat
+import pytest
+
+yaml = pytest.importorskip("yaml", reason="PyYAML comes with the book extra (jupyter-book)")
+
+ROOT = Path(__file__).resolve().parent.parent
+HTML_DIR = ROOT / "_build" / "html"
+BUILD_TIMEOUT_S = 900
+# The repository url of _config.yml; the launch and repository buttons must point there.
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+REPO_URL = CONFIG["repository"]["url"].rstrip("/")
+
+
+# --------------------------------------------------------------------------------------------
+# Building (shared with test_site_browser.py)
+
+
+def toc_files() -> list[str]:
+    """All documents of _toc.yml, root first, as paths without suffix relative to the root."""
+
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    found = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                found.append(entry["file"])
+            walk(entry.get("sections"))
+            walk(entry.get("chapters"))
+
+    walk(toc.get("parts"))
+    walk(toc.get("chapters"))
+    return found
+
+
+def source_of(doc: str) -> Path:
+    for suffix in (".ipynb", ".md"):
+        if (ROOT / (doc + suffix)).exists():
+            return ROOT / (doc + suffix)
+    raise FileNotFoundError(f"_toc.yml lists {doc!r} but neither {doc}.ipynb nor {doc}.md exists")
+
+
+def book_sources() -> list[Path]:
+    sources = [ROOT / "_config.yml", ROOT / "_toc.yml"]
+    sources += [source_of(doc) for doc in toc_files()]
+    # The API pages are generated from the package's docstrings.
+    sources += sorted((ROOT / "dstraight").rglob("*.py"))
+    return sources
+
+
+def newest_output_mtime() -> float:
+    pages = list(HTML_DIR.rglob("*.html"))
+    return max((p.stat().st_mtime for p in pages), default=0.0)
+
+
+def ensure_book_built() -> Path:
+    """Builds the book unless _build/html is newer than every source; returns the HTML folder."""
+    if (HTML_DIR / "index.html").exists():
+        newest_source = max(p.stat().st_mtime for p in book_sources())
+        if newest_output_mtime() >= newest_source:
+            return HTML_DIR
+    jupyter_book = Path(sys.executable).with_name("jupyter-book")
+    if not jupyter_book.exists():
+        pytest.fail(f"jupyter-book is not installed next to {sys.executable}; install the 'book' "
+                    "extra: pip install -e '.[book,test]'")
+    env = dict(os.environ, JAX_PLATFORMS="cpu")
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [str(jupyter_book), "build", "--warningiserror", "--keep-going", "."],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S,
+    )
+    if proc.returncode != 0:
+        pytest.fail(
+            f"jupyter-book build failed (exit {proc.returncode}) after "
+            f"{time.perf_counter() - start:.0f} s:\n{(proc.stdout + proc.stderr)[-6000:]}"
+        )
+    return HTML_DIR
+
+
+@pytest.fixture(scope="session")
+def html_dir() -> Path:
+    return ensure_book_built()
+
+
+# --------------------------------------------------------------------------------------------
+# Reading HTML with the standard library
+
+
+class PageParser(HTMLParser):
+    """Collects links, ids, images, the main article's text and the text of <pre> blocks."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.links: list[str] = []  # href/src of a, link, script, img
+        self.ids: set[str] = set()
+        self.images: list[str] = []  # src of <img> inside the article
+        self.pre_blocks: list[str] = []
+        self.article_text: list[str] = []
+        self.classes_seen: set[str] = set()
+        self._article_depth = 0  # >0 while inside <article class="bd-article">
+        self._pre_depth = 0
+        self._pre_text: list[str] = []
+        self._tag_stack: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        for key in ("id", "name"):
+            if attrs.get(key) and (key == "id" or tag == "a"):
+                self.ids.add(attrs[key])
+        self.classes_seen.update((attrs.get("class") or "").split())
+        for key in ("href", "src"):
+            if attrs.get(key) and tag in ("a", "link", "script", "img"):
+                self.links.append(attrs[key])
+        if tag in ("br", "img", "meta", "link", "input", "hr", "source"):
+            if tag == "img" and self._article_depth:
+                self.images.append(attrs.get("src", ""))
+            return  # void elements have no end tag
+        self._tag_stack.append(tag)
+        if tag == "article" and "bd-article" in (attrs.get("class") or ""):
+            self._article_depth = len(self._tag_stack)
+        if tag == "pre":
+            self._pre_depth += 1
+            if self._pre_depth == 1:
+                self._pre_text = []
+
+    def handle_endtag(self, tag):
+        if tag not in self._tag_stack:
+            return
+        while self._tag_stack:
+            top = self._tag_stack.pop()
+            if top == "pre":
+                self._pre_depth -= 1
+                if self._pre_depth == 0:
+                    self.pre_blocks.append("".join(self._pre_text))
+            if self._article_depth and len(self._tag_stack) < self._article_depth:
+                self._article_depth = 0
+            if top == tag:
+                break
+
+    def handle_data(self, data):
+        if self._pre_depth:
+            self._pre_text.append(data)
+        if self._article_depth:
+            self.article_text.append(data)
+
+
+@cache
+def parse(path: Path) -> PageParser:
+    parser = PageParser()
+    parser.feed(path.read_text(encoding="utf-8"))
+    parser.close()
+    return parser
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def shown_lines(text: str) -> list[str]:
+    """The lines a terminal would show: ANSI colours gone, carriage returns applied."""
+    lines = []
+    for line in ANSI.sub("", text).split("\n"):
+        line = line.split("\r")[-1].rstrip()
+        if line.strip():
+            lines.append(line)
+    return lines
+
+
+def notebook_docs() -> list[str]:
+    return [doc for doc in toc_files() if source_of(doc).suffix == ".ipynb"]
+
+
+def visible_code_cells(nb):
+    for cell in nb.cells:
+        tags = set(cell.get("metadata", {}).get("tags", []))
+        if cell.cell_type == "code" and not tags & {"remove-cell", "remove-output"}:
+            yield cell
+
+
+# --------------------------------------------------------------------------------------------
+# Tests
+
+
+@pytest.mark.parametrize("doc", toc_files())
+def test_every_toc_page_exists_with_content(html_dir, doc):
+    page = html_dir / f"{doc}.html"
+    assert page.exists(), f"{doc} is in _toc.yml but {page.relative_to(ROOT)} was not built"
+    text = " ".join("".join(parse(page).article_text).split())
+    assert len(text) > 300, f"{page.name}: the main article has only {len(text)} characters"
+
+
+@pytest.mark.parametrize("doc", notebook_docs())
+def test_notebook_page_shows_its_figures(html_dir, doc):
+    nb = nbformat.read(source_of(doc), as_version=4)
+    expected = sum(
+        1
+        for cell in visible_code_cells(nb)
+        for out in cell.outputs
+        if "image/png" in out.get("data", {}) or "image/svg+xml" in out.get("data", {})
+    )
+    page = html_dir / f"{doc}.html"
+    images = [src for src in parse(page).images if not src.startswith("data:")]
+    # Each stored figure becomes one <img>; the prose may add pictures of its own.
+    assert len(images) >= expected, (
+        f"{page.name}: {expected} stored figures but {len(images)} <img> in the article"
+    )
+    for src in images:
+        target = (page.parent / unquote(urlsplit(src).path)).resolve()
+        assert target.is_file() and target.stat().st_size > 1000, f"{page.name}: image {src} missing"
+
+
+@pytest.mark.parametrize("doc", notebook_docs())
+def test_notebook_page_shows_its_printed_results(html_dir, doc):
+    nb = nbformat.read(source_of(doc), as_version=4)
+    page = html_dir / f"{doc}.html"
+    rendered = {line for block in parse(page).pre_blocks for line in shown_lines(block)}
+    expected = []
+    for cell in visible_code_cells(nb):
+        for out in cell.outputs:
+            if out.output_type == "stream" and out.name == "stdout":
+                expected += shown_lines(out.text)
+            elif out.output_type in ("execute_result", "display_data"):
+                data = out.get("data", {})
+                # Richer formats win over text/plain when the page is rendered.
+                if "text/plain" in data and not {"image/png", "image/svg+xml", "text/html"} & set(
+                    data
+                ):
+                    expected += shown_lines(data["text/plain"])
+    # Every chapter prints results; a notebook without any would make this test vacuous.
+    assert expected, f"{source_of(doc).name} has no stored printed output in its visible cells"
+    missing = [line for line in expected if line not in rendered]
+    assert not missing, f"{page.name} does not show these stored output lines: {missing[:5]}"
+
+
+@pytest.mark.parametrize("doc", notebook_docs())
+def test_hidden_cells_and_stderr_stay_hidden(html_dir, doc):
+    nb = nbformat.read(source_of(doc), as_version=4)
+    page = html_dir / f"{doc}.html"
+    source = page.read_text(encoding="utf-8")
+    code_text = "\n".join(parse(page).pre_blocks)
+    visible_sources = "\n".join(cell.source for cell in visible_code_cells(nb))
+    for cell in nb.cells:
+        if "remove-cell" not in cell.get("metadata", {}).get("tags", []):
+            continue
+        lines = [ln.strip() for ln in cell.source.splitlines() if ln.strip()]
+        lines = [ln for ln in lines if ln not in visible_sources]
+        if lines:
+            longest = max(lines, key=len)
+            assert longest not in code_text, f"{page.name} shows a remove-cell cell: {longest}"
+    assert "output stderr" not in source, f"{page.name} shows stderr output"
+
+
+def test_internal_links_resolve(html_dir):
+    pages = sorted(html_dir.rglob("*.html"))
+    assert len(pages) >= len(toc_files())
+    broken = []
+    checked = 0
+    for page in pages:
+        for link in parse(page).links:
+            parts = urlsplit(link)
+            if parts.scheme or parts.netloc or link.startswith(("mailto:", "javascript:", "data:")):
+                continue
+            if parts.path:
+                target = (page.parent / unquote(parts.path)).resolve()
+                if target.is_dir():
+                    target = target / "index.html"
+            else:
+                target = page
+            checked += 1
+            if not target.exists():
+                broken.append(f"{page.relative_to(html_dir)}: {link} (no such file)")
+            elif parts.fragment and target.suffix == ".html":
+                if unquote(parts.fragment) not in parse(target).ids:
+                    broken.append(f"{page.relative_to(html_dir)}: {link} (no such anchor)")
+    assert checked > 100, f"only {checked} local links found; is the site complete?"
+    assert not broken, f"{len(broken)} broken local links, e.g.:\n" + "\n".join(broken[:15])
+
+
+def test_notebook_pages_have_launch_download_and_repository_buttons(html_dir):
+    doc = "notebooks/chapter01_crashcourse/arrays"
+    hrefs = parse(html_dir / f"{doc}.html").links
+    repo_path = urlsplit(REPO_URL).path.strip("/")  # owner/name
+    binder = [h for h in hrefs if h.startswith("https://mybinder.org/v2/gh/")]
+    assert binder, "no Binder launch button"
+    assert repo_path in binder[0] and "urlpath=lab" in binder[0] and f"{doc}.ipynb" in unquote(
+        binder[0]
+    ), f"the Binder button does not open {doc}.ipynb in JupyterLab: {binder[0]}"
+    colab = [h for h in hrefs if h.startswith("https://colab.research.google.com/github/")]
+    assert colab and f"{repo_path}/blob/" in colab[0] and colab[0].endswith(f"{doc}.ipynb")
+    assert REPO_URL in hrefs, "no repository button"
+    assert any(h.startswith(f"{REPO_URL}/issues") for h in hrefs), "no issue button"
+    downloads = [h for h in hrefs if h.endswith(".ipynb") and "_sources" in h]
+    assert downloads, "no download button for the .ipynb"
+    ipynb = (html_dir / f"{doc}.html").parent / downloads[0]
+    assert nbformat.read(ipynb, as_version=4).cells, "the downloadable .ipynb is not a notebook"
+
+
+def test_search_and_math_are_available(html_dir):
+    assert (html_dir / "search.html").exists()
+    index = (html_dir / "searchindex.js").read_text(encoding="utf-8")
+    # The index covers the notebooks and the API reference.
+    assert "chapter01_crashcourse/autograd" in index and "dstraight" in index
+    page = html_dir / "notebooks/chapter01_crashcourse/autograd.html"
+    source = page.read_text(encoding="utf-8")
+    assert "mathjax" in source.lower(), "no MathJax script on a page with math"
+    assert "math" in parse(page).classes_seen and r"\nabla_w L" in html.unescape(source)
+
+
+@pytest.mark.parametrize(
+    "module", ["nn", "init", "loss", "trainer", "metric", "module", "callback", "viz", "device",
+               "data"],
+)
+def test_api_page_documents_its_module(html_dir, module):
+    page = html_dir / "book" / "api" / f"{module}.html"
+    ids = parse(page).ids
+    assert f"module-dstraight.{module}" in ids, f"{page.name}: automodule did not run"
+    documented = [i for i in ids if i.startswith(f"dstraight.{module}.")]
+    assert documented, f"{page.name}: no documented members of dstraight.{module}"
