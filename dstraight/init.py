@@ -86,7 +86,7 @@ def _check_shape(shape: Any) -> tuple[int, ...]:
 
 
 class Initializer:
-    """Base class: subclasses implement :meth:`_init` and get seed handling for free.
+    """Base class: subclasses implement ``_init`` and get seed handling for free.
 
     Calling an initializer checks the arguments, turns an integer ``key`` into a ``jax.random``
     key and hands over to ``_init``.

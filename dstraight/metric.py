@@ -561,6 +561,16 @@ def _accumulate(metric: EvalMetric, state: tuple, label: Any, pred: Any) -> tupl
     return (local_sum + total, local_count + count, global_sum + total, global_count + count)
 
 
+def _batched_stats(metric: EvalMetric, labels: Any, preds: Any) -> tuple[jax.Array, jax.Array]:
+    """Pure: the statistics of ``k`` stacked batches, ``labels`` ``(k, b, ...)``.
+
+    ``stats`` is mapped over the batches, so a metric sees the same batches as batch-by-batch
+    updates would (that matters for a CustomMetric that averages per-batch values).
+    """
+    totals, counts = jax.vmap(metric.stats)(labels, preds)
+    return jnp.sum(totals).astype(jnp.float32), jnp.sum(counts).astype(jnp.float32)
+
+
 class _Static:
     """Hashes a metric by its configuration, a net by identity: jit's static-argument keys."""
 
@@ -696,12 +706,20 @@ def _update_eager(metrics: Sequence[EvalMetric], label: Any, pred: Any) -> None:
         m.update([label], [pred])
 
 
+def _spec(x: Any) -> jax.ShapeDtypeStruct:
+    dtype = x.dtype if hasattr(x, "dtype") else np.asarray(x).dtype
+    return jax.ShapeDtypeStruct(tuple(np.shape(x)), dtype)
+
+
 def _jittable(metrics: Sequence[EvalMetric], net: Any, params: Any, X: Any, y: Any) -> bool:
-    """Whether every metric's ``stats`` traces for labels like ``y`` and outputs of ``net(X)``."""
+    """Whether every metric's ``stats`` traces for labels like ``y`` and outputs of ``net(X)``.
+
+    ``X`` and ``y`` may be arrays or ``jax.ShapeDtypeStruct`` specs.
+    """
     if all(m.jittable and not isinstance(m, CustomMetric) for m in metrics):
         return True
-    label_spec = jax.ShapeDtypeStruct(jnp.shape(y), jnp.asarray(y).dtype)
-    pred_spec = jax.eval_shape(net.apply, params, X)
+    label_spec = _spec(y)
+    pred_spec = jax.eval_shape(net.apply, params, _spec(X))
     return all(
         m._traceable(label_spec, pred_spec) if isinstance(m, CustomMetric) else m.jittable
         for m in metrics

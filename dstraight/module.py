@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import copy
 import sys
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -83,31 +84,49 @@ def _frequency(callback: Any) -> int | None:
 
 
 class _Progress:
-    """A tqdm bar over the batches of a run, on stderr, created when it is worth showing."""
+    """A tqdm bar over the batches of a run (stderr), created only when it is worth showing.
+
+    ``mode=None``: the clock starts after the first epoch, whose time is mostly compilation, and
+    the bar appears once the run has gone on for ``_PROGRESS_DELAY_S`` more seconds.
+    """
 
     def __init__(self, mode: bool | None):
-        self.mode, self.bar, self.done = mode, None, 0
+        self.mode, self.bar, self.done, self.total, self.t0 = mode, None, 0, None, None
         if mode:
             self.bar = tqdm(unit="batch", file=sys.stderr, dynamic_ncols=True)
+
+    def _maybe_start(self) -> None:
+        if (
+            self.mode is None
+            and self.bar is None
+            and self.t0 is not None
+            and self.done < self.total
+            and time.perf_counter() - self.t0 > _PROGRESS_DELAY_S
+        ):
+            self.bar = tqdm(total=self.total, initial=self.done, unit="batch", file=sys.stderr,
+                            dynamic_ncols=True)
 
     def update(self, n: int) -> None:
         self.done += n
         if self.bar is not None:
             self.bar.update(n)
+        else:
+            self._maybe_start()
 
-    def epoch_done(self, nbatches: int, total: int) -> None:
-        if self.mode is None and self.bar is None and self.done < total:
-            self.bar = tqdm(
-                total=total,
-                initial=self.done,
-                unit="batch",
-                file=sys.stderr,
-                delay=_PROGRESS_DELAY_S,
-                dynamic_ncols=True,
-            )
-        elif self.bar is not None and self.bar.total is None:
+    def epoch_done(self, total: int) -> None:
+        self.total = total
+        if self.bar is not None and self.bar.total is None:
             self.bar.total = total
             self.bar.refresh()
+        if self.t0 is None:
+            self.t0 = time.perf_counter()
+        self._maybe_start()
+
+    def write(self, line: str) -> None:
+        if self.bar is not None:
+            tqdm.write(line, file=sys.stdout)  # clears and redraws the bar around the line
+        else:
+            print(line)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -357,8 +376,6 @@ class Module:
         batch_callbacks = _as_list(batch_end_callback)
         epoch_callbacks = _as_list(epoch_end_callback)
         leaves = tuple(_metric._leaves(train_metric))
-        # progress_bar=None: the bar starts after the first epoch, whose time is mostly
-        # compilation, and shows up only if the rest of the run takes a while.
         bar = _Progress(progress_bar)
         try:
             for epoch in range(begin_epoch, num_epoch):
@@ -366,16 +383,16 @@ class Module:
                 nbatches = self._fit_epoch(
                     trainer, train_data, leaves, train_metric, batch_callbacks, epoch, bar
                 )
-                bar.epoch_done(nbatches, nbatches * (num_epoch - begin_epoch))
+                bar.epoch_done(nbatches * (num_epoch - begin_epoch))
                 for name, value in train_metric.get_global_name_value():
-                    tqdm.write(f"Epoch[{epoch}] Train-{name}={value:.4g}", file=sys.stdout)
+                    bar.write(f"Epoch[{epoch}] Train-{name}={value:.4g}")
                 if epoch_callbacks:
                     arg_params, aux_params = self.get_params()
                     for cb in epoch_callbacks:
                         cb(epoch, self.net, arg_params, aux_params)
                 if eval_data is not None:
                     for name, value in self.score(eval_data, val_metric):
-                        tqdm.write(f"Epoch[{epoch}] Validation-{name}={value:.4g}", file=sys.stdout)
+                        bar.write(f"Epoch[{epoch}] Validation-{name}={value:.4g}")
         finally:
             bar.close()
 

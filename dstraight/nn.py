@@ -40,6 +40,7 @@ import jax
 import jax.numpy as jnp
 
 from . import init as _init
+from .init import InitializerLike
 
 __all__ = [
     "Activation",
@@ -108,6 +109,12 @@ def _compatible(known: Shape, shape: Sequence[int]) -> bool:
     return all(k is None or k == d for k, d in zip(known, shape, strict=True))
 
 
+def _subkey(key: jax.Array, i: int) -> jax.Array:
+    # the i-th parameter's key: fold_in, unlike split(key, n), does not depend on how many
+    # parameters there are (adding a layer leaves the others' values alone) and compiles once
+    return jax.random.fold_in(key, i)
+
+
 def _check_device(device: Any) -> jax.Device | None:
     if device is None or isinstance(device, jax.Device):
         return device
@@ -141,7 +148,7 @@ class Parameter:
         name: str,
         shape: Sequence[int | None],
         dtype: Any = jnp.float32,
-        init: _init.InitializerLike | None = None,
+        init: InitializerLike | None = None,
     ):
         self.name = name
         self._shape = _normalize_shape(shape)
@@ -174,11 +181,11 @@ class Parameter:
 
     def initialize(
         self,
-        init: _init.InitializerLike | None = None,
+        init: InitializerLike | None = None,
         key: Any = 0,
         device: jax.Device | None = None,
         force_reinit: bool = False,
-        default_init: _init.InitializerLike = "uniform",
+        default_init: InitializerLike = "uniform",
     ) -> None:
         """Draws the value, or records how to draw it once the shape is known.
 
@@ -219,10 +226,7 @@ class Parameter:
 
     def _materialize(self) -> None:
         initializer, key = self._pending
-        # The first forward pass may happen inside jax.jit: draw concrete values, not tracers that
-        # would leak out of the trace into this object.
-        with jax.ensure_compile_time_eval():
-            value = jnp.asarray(initializer(key, self._shape, self.dtype), self.dtype)
+        value = jnp.asarray(initializer(key, self._shape, self.dtype), self.dtype)
         if value.shape != self._shape:
             raise ValueError(
                 f"The initializer {initializer!r} of parameter '{self.name}' returned shape "
@@ -392,7 +396,7 @@ class ParameterDict(Mapping[str, Parameter]):
 
     def initialize(
         self,
-        init: _init.InitializerLike | None = None,
+        init: InitializerLike | None = None,
         key: Any = 0,
         force_reinit: bool = False,
         device: jax.Device | None = None,
@@ -417,14 +421,13 @@ class ParameterDict(Mapping[str, Parameter]):
         key = _init.as_key(key)
         device = _check_device(device)
         params = list(self._params.values())
-        keys = jax.random.split(key, len(params)) if params else []
         skipped = []
-        for param, subkey in zip(params, keys, strict=True):
+        for i, param in enumerate(params):
             if param.is_initialized and not force_reinit:
                 skipped.append(param.name)
                 continue
             chosen = param.init if param.init is not None else default
-            param._start_init(chosen, subkey, device)
+            param._start_init(chosen, _subkey(key, i), device)
         if skipped:
             warnings.warn(
                 f"Parameters {skipped} are already initialized; ignoring them. Pass "
@@ -485,8 +488,8 @@ class ParameterDict(Mapping[str, Parameter]):
 class Block:
     """Base class of all layers: a stateful shell around pure ``param_shapes``/``apply``.
 
-    A subclass declares its parameters with :meth:`_param` and its sub-blocks with
-    :meth:`_child` in ``__init__``, and implements :meth:`param_shapes` (unless it has no
+    A subclass declares its parameters with ``_param`` and its sub-blocks with
+    ``_child`` in ``__init__``, and implements :meth:`param_shapes` (unless it has no
     parameters) and :meth:`apply`.
 
     Args:
@@ -579,7 +582,7 @@ class Block:
 
     def initialize(
         self,
-        init: _init.InitializerLike | None = None,
+        init: InitializerLike | None = None,
         key: Any = 0,
         force_reinit: bool = False,
         device: jax.Device | None = None,
@@ -620,7 +623,13 @@ class Block:
         x = jnp.asarray(x)
         params = self.collect_params()
         if any(p._data is None for p in params.values()):
-            self._infer_shapes(x.shape, params)
+            if isinstance(x, jax.core.Tracer):
+                # first call inside jax.jit: draw concrete values, not tracers that would leak
+                # out of the trace into the parameters
+                with jax.ensure_compile_time_eval():
+                    self._infer_shapes(x.shape, params)
+            else:
+                self._infer_shapes(x.shape, params)
         # only a device chosen in initialize() moves the batch; None leaves JAX's default alone
         device = next((p._device for p in params.values() if p._device is not None), None)
         if device is not None and not isinstance(x, jax.core.Tracer):
@@ -660,7 +669,7 @@ class Block:
         return tuple(jax.eval_shape(lambda x: self.apply({}, x), x).shape), {}
 
     def init_params(self, key: Any, in_shape: Sequence[int],
-                    init: _init.InitializerLike | None = None) -> tuple[tuple[int, ...], Params]:
+                    init: InitializerLike | None = None) -> tuple[tuple[int, ...], Params]:
         """Draws a fresh parameter pytree for inputs of shape ``in_shape`` (stax's ``init_fun``).
 
         Pure: the block's stored parameters are neither read nor changed. With the same ``key``
@@ -683,12 +692,12 @@ class Block:
         default = _init.create(init if init is not None else _init.Uniform())
         out_shape, shapes = self.param_shapes(in_shape)
         flat = dict(_flatten_tree(shapes))
-        entries = list(self._entries())
-        keys = jax.random.split(_init.as_key(key), len(entries)) if entries else []
+        key = _init.as_key(key)
         values = []
-        for (path, param), subkey in zip(entries, keys, strict=True):
+        for i, (path, param) in enumerate(self._entries()):
             initializer = param.init if param.init is not None else default
-            values.append((path, jnp.asarray(initializer(subkey, flat[path], param.dtype))))
+            value = initializer(_subkey(key, i), flat[path], param.dtype)
+            values.append((path, jnp.asarray(value, param.dtype)))
         return out_shape, _nest(values)
 
     def apply(self, params: Params, x: jax.Array) -> jax.Array:
@@ -771,8 +780,8 @@ class Dense(Block):
         activation: str | Callable[[jax.Array], jax.Array] | None = None,
         use_bias: bool = True,
         in_units: int = 0,
-        weight_initializer: _init.InitializerLike | None = None,
-        bias_initializer: _init.InitializerLike | None = "zeros",
+        weight_initializer: InitializerLike | None = None,
+        bias_initializer: InitializerLike | None = "zeros",
         dtype: Any = jnp.float32,
         name: str | None = None,
     ):

@@ -39,6 +39,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from dstraight import loss as _loss
 from dstraight import metric as _metric
 
 __all__ = ["Trainer"]
@@ -60,9 +61,16 @@ _OPTIMIZERS: dict[str, dict[str, Any]] = {
     },
 }
 
+# Batches per iteration of the compiled epoch loop (jax.lax.scan's unroll); see _scan_unroll.
+_SCAN_UNROLL = 1
+
 # How often fused_step looks at the running loss for NaN/inf: a host sync every step would cost
 # as much as the step itself on small models.
 _FINITE_CHECK_EVERY = 100
+
+
+def _scan_unroll(num_batches: int) -> int:
+    return max(1, min(_SCAN_UNROLL, num_batches))
 
 
 def _as_dict(optimizer_params: Any) -> dict[str, Any]:
@@ -165,21 +173,42 @@ def _build_optimizer(
     return optax.inject_hyperparams(factory)(learning_rate=lr), lr
 
 
+def _loss_key(loss_fn: Callable) -> Any:
+    """The cache key of a loss in the compiled-program cache.
+
+    dstraight's loss objects are fully described by their settings, so ``L2Loss()`` made anew
+    for every epoch shares one program; anything else is keyed by identity (the cache holds a
+    reference, so the id is not reused while the entry lives).
+    """
+    if isinstance(loss_fn, _loss.Loss):
+        try:
+            key = (type(loss_fn), tuple(sorted(vars(loss_fn).items())))
+            hash(key)
+            return key
+        except TypeError:  # unhashable settings: identity is the safe choice
+            pass
+    return ("id", id(loss_fn))
+
+
 def _tree_paths(tree: Any) -> dict[str, tuple[int, ...]]:
     flat, _ = jax.tree_util.tree_flatten_with_path(tree)
     return {jax.tree_util.keystr(path): tuple(jnp.shape(leaf)) for path, leaf in flat}
 
 
 class _Program:
-    """The compiled training functions of one (net, loss, metrics) combination."""
+    """The compiled training functions of one (net, loss, metrics) combination.
+
+    ``step`` trains on one batch and carries running sums through ``acc``; ``rows`` trains on
+    the batches of a ``(k, batch_size)`` index array in one ``jax.lax.scan`` and returns the
+    loss sum and the metrics' ``(sum, count)`` of those batches.
+    """
 
     def __init__(self, trainer: Trainer, net: Any, loss_fn: Callable, metrics: tuple):
         # Strong references: the cache is keyed by ids, which must not be reused while it lives.
         self.net, self.loss_fn, self.metrics = net, loss_fn, metrics
         apply, tx = net.apply, trainer._tx
 
-        def batch_step(carry, X, y):
-            params, opt_state, acc = carry
+        def update(params, opt_state, X, y):
             n = X.shape[0]
 
             def objective(p):
@@ -192,34 +221,46 @@ class _Program:
                         "loss.L2Loss()(y_hat, y)), not their mean: the trainer divides their sum "
                         "by the batch size."
                     )
-                return jnp.sum(losses) / n, (losses, y_hat)
+                return jnp.sum(losses) / n, y_hat
 
-            (_, (losses, y_hat)), grads = jax.value_and_grad(objective, has_aux=True)(params)
+            (mean_loss, y_hat), grads = jax.value_and_grad(objective, has_aux=True)(params)
             updates, opt_state = tx.update(grads, opt_state, params)
             params = optax.apply_updates(params, updates)
-            loss_sum, loss_count, states = acc
-            batch_sum = jnp.sum(losses).astype(jnp.float32)
-            states = tuple(
-                _metric._accumulate(m, st, y, y_hat) for m, st in zip(metrics, states, strict=True)
-            )
-            acc = (loss_sum + batch_sum, loss_count + jnp.float32(losses.size), states)
-            return (params, opt_state, acc), batch_sum / losses.size, y_hat
+            return params, opt_state, mean_loss.astype(jnp.float32), y_hat
 
         def step(params, opt_state, acc, X, y):
             trainer._trace_count += 1  # runs while tracing only: counts compilations
-            return batch_step((params, opt_state, acc), X, y)
+            params, opt_state, mean_loss, y_hat = update(params, opt_state, X, y)
+            loss_sum, loss_count, states = acc
+            n = X.shape[0]
+            states = tuple(
+                _metric._accumulate(m, st, y, y_hat) for m, st in zip(metrics, states, strict=True)
+            )
+            acc = (loss_sum + mean_loss * n, loss_count + jnp.float32(n), states)
+            return (params, opt_state, acc), mean_loss, y_hat
 
-        def rows(params, opt_state, acc, arrays, rows):
+        def rows(params, opt_state, arrays, rows):
             trainer._trace_count += 1
             data, label = arrays
+            n = rows.shape[1]
 
             def body(carry, idx):
+                params, opt_state, loss_sum = carry
                 X, y = _metric._gather((data, label), idx)
-                carry, _, _ = batch_step(carry, X, y)
-                return carry, None
+                params, opt_state, mean_loss, y_hat = update(params, opt_state, X, y)
+                # Predictions leave the loop and the metrics are computed on all of them at once
+                # afterwards: cheaper than extra reductions inside every iteration.
+                return (params, opt_state, loss_sum + mean_loss * n), (y_hat if metrics else None)
 
-            carry, _ = jax.lax.scan(body, (params, opt_state, acc), rows)
-            return carry
+            zero = jnp.zeros((), jnp.float32)
+            (params, opt_state, loss_sum), y_hats = jax.lax.scan(
+                body, (params, opt_state, zero), rows, unroll=_scan_unroll(rows.shape[0])
+            )
+            stats = ()
+            if metrics:
+                (labels,) = _metric._gather((label,), rows)
+                stats = tuple(_metric._batched_stats(m, labels, y_hats) for m in metrics)
+            return params, opt_state, loss_sum, stats
 
         # The optimizer state belongs to the trainer alone, so its buffers can be reused in
         # place. Parameters are not donated: users may hold on to earlier values of net.params.
@@ -388,7 +429,10 @@ class Trainer:
         return self._opt_state
 
     def _current_params(self, net: Any = None, X: Any = None) -> Any:
-        """The parameter pytree; runs ``net(X)`` first if the shapes are still deferred."""
+        """The parameter pytree; runs ``net(X)`` first if the shapes are still deferred.
+
+        ``X`` may be a function returning the batch, called only when it is needed.
+        """
         from dstraight.nn import DeferredInitializationError
 
         try:
@@ -396,7 +440,7 @@ class Trainer:
         except DeferredInitializationError:
             if net is None:
                 raise
-            net(X)  # the shell's first call fixes the shapes and draws the values
+            net(X() if callable(X) else X)  # the shell's first call fixes the shapes
             return self._params.tree()
 
     def _commit(self, params: Any, opt_state: Any) -> None:
@@ -465,7 +509,7 @@ class Trainer:
                 f"loss_fn must be a function (y_hat, y) -> per-example losses, got "
                 f"{type(loss_fn).__name__}."
             )
-        key = (id(net), id(loss_fn), tuple(m._config() for m in metrics))
+        key = (id(net), _loss_key(loss_fn), tuple(m._config() for m in metrics))
         if key not in self._programs:
             self._programs[key] = _Program(self, net, loss_fn, metrics)
         return self._programs[key]
@@ -572,31 +616,28 @@ class Trainer:
             >>> round(losses[-1], 6), round(float(net.params["weight"][0, 0]), 3)
             (0.0, 3.0)
         """
-        acc = self._train_epoch(net, loss_fn, loader)
-        return float(acc[0]) / float(acc[1])
+        return self._train_epoch(net, loss_fn, loader)
 
-    def _train_epoch(
-        self, net: Any, loss_fn: Callable, loader: Any, metrics: tuple = ()
-    ) -> tuple:
-        """One epoch; returns the accumulators ``(loss_sum, loss_count, metric_states)``.
-
-        Raises FloatingPointError when the loss is not finite.
-        """
-        program = self._program(net, loss_fn, metrics)
-        acc = _zero_acc(metrics)
+    def _train_epoch(self, net: Any, loss_fn: Callable, loader: Any) -> float:
+        """One epoch; returns the mean loss. Raises FloatingPointError when it is not finite."""
         if _metric._has_fast_path(loader):
+            program = self._program(net, loss_fn)
             arrays = _metric._data_label(loader)
             _metric._rewind(loader)
             full, rest = loader.epoch_indices()
-            params = self._current_params(net, arrays[0][: loader.batch_size])
-            carry = (params, self._ensure_state(params), acc)
-            if full.shape[0]:
-                carry = program.rows(*carry, arrays, full)
-            if rest.shape[0]:
-                carry = program.rows(*carry, arrays, rest[None])
             if not (full.shape[0] or rest.shape[0]):
                 raise ValueError("The loader yielded no batch in this epoch; it holds no data.")
+            params = self._current_params(net, lambda: arrays[0][: loader.batch_size])
+            state = self._ensure_state(params)
+            sums = []
+            for rows in (full, rest[None]):
+                if rows.shape[1] and rows.shape[0]:
+                    params, state, loss_sum, _ = program.rows(params, state, arrays, rows)
+                    sums.append(loss_sum)
+            self._commit(params, state)
+            mean = sum(jax.device_get(sums)) / (full.size + rest.size)
         else:
+            program = self._program(net, loss_fn)
             carry = None
             for batch in _metric._iterate(loader):
                 X, y, _ = _metric._unpack_batch(batch)
@@ -604,14 +645,16 @@ class Trainer:
                     raise _metric._missing_labels()
                 if carry is None:
                     params = self._current_params(net, X)
-                    carry = (params, self._ensure_state(params), acc)
+                    carry = (params, self._ensure_state(params), _zero_acc())
                 carry, _, _ = program.step(*carry, X, y)
             if carry is None:
                 raise ValueError(
                     "The loader yielded no batch. An MXNet-style iterator that was consumed must "
                     "be reset() first."
                 )
-        params, state, acc = carry
-        self._commit(params, state)
-        self._check_finite(float(acc[0]) / float(acc[1]), "during this epoch")
-        return acc
+            params, state, (loss_sum, loss_count, _) = carry
+            self._commit(params, state)
+            loss_sum, loss_count = jax.device_get((loss_sum, loss_count))
+            mean = float(loss_sum) / float(loss_count)
+        self._check_finite(mean, "during this epoch")
+        return mean

@@ -147,10 +147,14 @@ def test_page_renders_without_javascript_errors(browser, site_url, tmp_path, pat
     assert screenshot_is_not_blank(shot) > 20, f"{path}: the screenshot {shot} is (nearly) blank"
 
 
-def test_chapter_page_shows_figures_and_the_sidebar(browser, site_url):
+def test_chapter_page_shows_figures_and_the_sidebar(browser, site_url, tmp_path):
     open_page(browser, site_url, CHAPTER)
     images = browser.find_elements(By.CSS_SELECTOR, "article.bd-article img")
     assert images and all(img.size["width"] > 100 for img in images)
+    browser.execute_script("arguments[0].scrollIntoView()", images[0])
+    shot = tmp_path / "first-figure.png"
+    assert images[0].screenshot(str(shot))
+    assert screenshot_is_not_blank(shot) > 20, f"the first figure of {CHAPTER} looks blank: {shot}"
     nav = browser.find_element(By.CSS_SELECTOR, "nav.bd-docs-nav").text
     assert "Arrays with jax.numpy" in nav and "Supervised learning" in nav
 

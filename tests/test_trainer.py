@@ -1,6 +1,7 @@
 """Tests for dstraight.trainer: optimizer mapping, gluon's step contract, compiled paths."""
 
 import doctest
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -29,12 +30,16 @@ def _net(init="zeros", in_units=D):
     return net
 
 
-def _sum_loss_grad(net, X, y, jit):
-    def f(p):
-        return loss.l2_loss(net.apply(p, X), y).sum()
+@functools.cache
+def _grad_fn(net, jit):
+    # one function per net, so that the jitted version compiles once per shape
+    g = jax.grad(lambda p, X, y: loss.l2_loss(net.apply(p, X), y).sum())
+    return jax.jit(g) if jit else g
 
-    g = jax.grad(f)
-    return (jax.jit(g) if jit else g)(net.params)
+
+def _sum_loss_grad(net, X, y, jit):
+    """Gradient of the summed loss, the quantity gluon's Trainer.step expects."""
+    return _grad_fn(net, jit)(net.params, X, y)
 
 
 # -- construction and hyperparameters ----------------------------------------------------------

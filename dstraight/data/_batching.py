@@ -18,12 +18,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-# A gather fetches up to this many bytes of batches at once: large enough that the per-chunk
-# dispatch vanishes next to the per-batch loop, small enough not to double device memory. Below
-# 100 rows, iterating a chunk is a single unstack (jax.Array.__iter__ slices longer arrays into
-# pieces of 100 first, with an eager dispatch per piece).
-_CHUNK_BYTES = 8 << 20
-_MAX_CHUNK_ROWS = 64
+# Batches are gathered a chunk at a time and the chunk is split into batches: one dispatch per
+# chunk instead of one per batch. Splitting compiles one small kernel per batch of the chunk, so a
+# chunk is kept short, and short epochs, where the compilation would not pay off, gather batch by
+# batch instead. The byte cap keeps a chunk of big batches from doubling device memory.
+_CHUNK_ROWS = 16
+_CHUNK_BYTES = 16 << 20
+_MIN_BATCHES_FOR_CHUNKS = 64
 
 
 def check_batch_size(batch_size: Any, owner: str) -> int:
@@ -37,30 +38,42 @@ def check_batch_size(batch_size: Any, owner: str) -> int:
     return int(batch_size)
 
 
-def as_key(seed: Any, owner: str) -> jax.Array:
-    """A typed PRNG key from an int seed or a ``jax.random`` key (typed or raw ``uint32[2]``)."""
+def seed_words(seed: Any, owner: str) -> tuple[int, ...]:
+    """The words of a ``jax.random`` key, from an int seed or a key (typed or raw ``uint32[2]``).
+
+    An int seed and ``jax.random.key`` of it give the same words, hence the same shuffles.
+    """
     if isinstance(seed, int | np.integer) and not isinstance(seed, bool):
-        return jax.random.key(int(seed))
-    if isinstance(seed, jax.Array):
-        if jnp.issubdtype(seed.dtype, jax.dtypes.prng_key) and seed.shape == ():
-            return seed
-        if seed.dtype == jnp.uint32 and seed.shape == (2,):
-            return jax.random.wrap_key_data(seed)
-    raise TypeError(
-        f"{owner}: seed must be an int or a single jax.random key, got {seed!r}. "
-        "Use e.g. seed=0 or seed=jax.random.key(0)."
-    )
+        key = jax.random.key(int(seed))
+    elif (
+        isinstance(seed, jax.Array)
+        and jnp.issubdtype(seed.dtype, jax.dtypes.prng_key)
+        and seed.shape == ()
+    ):
+        key = seed
+    elif isinstance(seed, jax.Array) and seed.dtype == jnp.uint32 and seed.shape == (2,):
+        key = jax.random.wrap_key_data(seed)
+    else:
+        raise TypeError(
+            f"{owner}: seed must be an int or a single jax.random key, got {seed!r}. "
+            "Use e.g. seed=0 or seed=jax.random.key(0)."
+        )
+    return tuple(int(w) for w in np.asarray(jax.random.key_data(key)).ravel())
 
 
-@functools.partial(jax.jit, static_argnums=2)
-def _permutation(key: jax.Array, epoch: jax.Array, n: int) -> jax.Array:
-    return jax.random.permutation(jax.random.fold_in(key, epoch), n).astype(jnp.int32)
+def epoch_order(words: tuple[int, ...] | None, epoch: int, n: int, device: Any) -> jax.Array:
+    """The order of the examples in ``epoch``: a fresh permutation per epoch, or ``arange``.
 
-
-def epoch_order(key: jax.Array | None, epoch: int, n: int, device: Any) -> jax.Array:
-    """The order of the examples in ``epoch``: a fresh permutation per epoch, or ``arange``."""
-    order = jnp.arange(n, dtype=jnp.int32) if key is None else _permutation(key, epoch, n)
-    return order if device is None else jax.device_put(order, device)
+    The permutation is drawn on the host from the key's words and the epoch number (a few
+    milliseconds even for 60,000 examples, where ``jax.random.permutation`` costs seconds of
+    compilation on a small CPU) and sent to the device once per epoch.
+    """
+    if words is None:
+        order = np.arange(n, dtype=np.int32)
+    else:
+        rng = np.random.default_rng(np.random.SeedSequence([*words, epoch]))
+        order = rng.permutation(n).astype(np.int32)
+    return jax.device_put(order, device)
 
 
 def empty_indices(device: Any) -> jax.Array:
@@ -85,14 +98,20 @@ def split_epoch(stream: jax.Array, batch_size: int, mode: str) -> tuple[jax.Arra
     return full, stream[num_full * batch_size :], 0
 
 
-@functools.partial(jax.jit, static_argnums=(3, 4))
+@jax.jit
+def _gather_row(
+    arrays: tuple[jax.Array, ...], table: jax.Array, i: jax.Array
+) -> tuple[jax.Array, ...]:
+    # Indices come from our own tables, so clipping never changes them; it is the cheapest mode.
+    return tuple(jnp.take(a, table[i], axis=0, mode="clip") for a in arrays)
+
+
+@functools.partial(jax.jit, static_argnums=3)
 def _gather_chunk(
-    arrays: tuple[jax.Array, ...], table: jax.Array, start: jax.Array, rows: int, with_index: bool
+    arrays: tuple[jax.Array, ...], table: jax.Array, start: jax.Array, rows: int
 ) -> tuple[jax.Array, ...]:
     idx = jax.lax.dynamic_slice_in_dim(table, start, rows)
-    # Indices come from our own tables, so clipping never changes them; it is the cheapest mode.
-    gathered = tuple(jnp.take(a, idx, axis=0, mode="clip") for a in arrays)
-    return (idx, *gathered) if with_index else gathered
+    return tuple(jnp.take(a, idx, axis=0, mode="clip") for a in arrays)
 
 
 @jax.jit
@@ -101,26 +120,28 @@ def gather(arrays: tuple[jax.Array, ...], idx: jax.Array) -> tuple[jax.Array, ..
 
 
 def chunk_rows(arrays: tuple[jax.Array, ...], num_batches: int, batch_size: int) -> int:
+    """How many batches to gather at once (1: batch by batch)."""
+    if num_batches < _MIN_BATCHES_FOR_CHUNKS:
+        return 1
     row_bytes = batch_size * sum(
         a.dtype.itemsize * int(np.prod(a.shape[1:], dtype=np.int64)) for a in arrays
     )
-    return max(1, min(num_batches, _MAX_CHUNK_ROWS, _CHUNK_BYTES // max(row_bytes, 1)))
+    return max(1, min(_CHUNK_ROWS, _CHUNK_BYTES // max(row_bytes, 1)))
 
 
 def iter_full_batches(
-    arrays: tuple[jax.Array, ...], full: jax.Array, with_index: bool = False
+    arrays: tuple[jax.Array, ...], full: jax.Array
 ) -> Iterator[tuple[jax.Array, ...]]:
-    """Yield the batch (``(indices, *arrays)`` with ``with_index``) for each row of ``full``.
-
-    The rows are gathered a chunk at a time.
-    """
+    """Yield the batch (a tuple with one array per source) for each row of ``full``."""
     num_batches, batch_size = full.shape
-    if num_batches == 0:
-        return
     rows = chunk_rows(arrays, num_batches, batch_size)
+    if rows == 1:
+        for i in range(num_batches):
+            yield _gather_row(arrays, full, i)
+        return
     for s in range(0, num_batches, rows):
         # The last chunk is moved back to end at the table's end, so every call has the same
         # shape (one compilation); the rows it repeats are skipped.
         start = min(s, num_batches - rows)
-        chunk = _gather_chunk(arrays, full, start, rows, with_index)
+        chunk = _gather_chunk(arrays, full, start, rows)
         yield from itertools.islice(zip(*chunk, strict=True), s - start, None)

@@ -18,14 +18,14 @@ def _as_array(x: Any, position: int) -> np.ndarray | jax.Array:
             arr = np.asarray(x)
         except (TypeError, ValueError) as err:
             raise TypeError(
-                f"ArrayDataset argument {position} must be array-like (NumPy, JAX or nested "
-                f"lists), got {type(x).__name__}: {err}"
+                f"ArrayDataset argument {position} must be a rectangular array of numbers (NumPy, "
+                f"JAX, or nested lists of equal lengths), got {type(x).__name__}: {err}"
             ) from err
-        if arr.dtype == object:
-            raise TypeError(
-                f"ArrayDataset argument {position} must be a rectangular array of numbers, got an "
-                f"object array of shape {arr.shape} (ragged lists?)."
-            )
+    if arr.dtype == object:
+        raise TypeError(
+            f"ArrayDataset argument {position} must be a rectangular array of numbers, got an "
+            f"object array of shape {arr.shape} (ragged lists?)."
+        )
     if arr.ndim == 0:
         raise ValueError(
             f"ArrayDataset argument {position} is a scalar; expected an array whose first axis "

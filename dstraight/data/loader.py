@@ -11,12 +11,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._batching import (
-    as_key,
     check_batch_size,
     empty_indices,
     epoch_order,
     gather,
     iter_full_batches,
+    seed_words,
     split_epoch,
 )
 from .dataset import ArrayDataset
@@ -129,8 +129,9 @@ class DataLoader:
         last_batch: what to do with the last batch when ``batch_size`` does not divide the number
             of examples: ``'keep'`` it short, ``'discard'`` it, or ``'rollover'`` its examples to
             the start of the next epoch.
-        seed: int or ``jax.random`` key for shuffling. Epoch ``e`` uses
-            ``jax.random.fold_in(key, e)``, so the same seed gives the same sequence of epochs.
+        seed: int or ``jax.random`` key for shuffling (``seed=0`` and ``jax.random.key(0)`` are the
+            same). Epoch ``e``'s order is drawn from the key and ``e`` alone, so the same seed
+            gives the same sequence of epochs.
         device: where to keep the data (a ``jax.Device``); None means JAX's default device.
 
     Iterating yields ``(data, label)`` tuples of JAX arrays (a single array for single-array
@@ -174,8 +175,7 @@ class DataLoader:
         self.shuffle = bool(shuffle)
         self.last_batch = last_batch
         self.device = device
-        key = as_key(seed, "DataLoader")
-        self._key = jax.device_put(key, device) if device is not None and shuffle else key
+        self._seed_words = seed_words(seed, "DataLoader")
         host_arrays, self._single = materialise(dataset)
         self._arrays: tuple[jax.Array, ...] = tuple(jax.device_put(a, device) for a in host_arrays)
         lengths = {a.shape[0] for a in self._arrays}
@@ -221,7 +221,7 @@ class DataLoader:
             ([[0, 1], [2, 3]], [4])
         """
         order = epoch_order(
-            self._key if self.shuffle else None, self._epoch, self.num_examples, self.device
+            self._seed_words if self.shuffle else None, self._epoch, self.num_examples, self.device
         )
         self._epoch += 1
         stream = order

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections import namedtuple
 from typing import Any
 
@@ -10,11 +11,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._batching import (
-    as_key,
     check_batch_size,
     empty_indices,
     epoch_order,
     iter_full_batches,
+    seed_words,
     split_epoch,
 )
 
@@ -52,7 +53,8 @@ class DataBatch:
         label: list of label arrays, or None for unlabelled data.
         pad: how many examples at the end of the batch are padding (repeats of earlier examples
             that only fill the last batch); drop them from predictions.
-        index: the indices of the batch's examples in the dataset (int32 array), or None.
+        index: the indices of the batch's examples in the dataset (a NumPy int32 array; for
+            the padded last batch they wrap round to the start), or None.
         provide_data, provide_label: the iterator's descriptions, when known.
 
     Examples:
@@ -61,7 +63,7 @@ class DataBatch:
         DataBatch: data shapes: [(2, 3)] label shapes: [(2,)]
     """
 
-    __slots__ = ("data", "label", "pad", "index", "provide_data", "provide_label")
+    __slots__ = ("data", "label", "pad", "provide_data", "provide_label", "_index", "_index_fn")
 
     def __init__(
         self,
@@ -85,9 +87,31 @@ class DataBatch:
         self.data = list(data)
         self.label = None if label is None else list(label)
         self.pad = pad
-        self.index = index
+        self._index = index
+        self._index_fn = None
         self.provide_data = provide_data
         self.provide_label = provide_label
+
+    @classmethod
+    def _trusted(cls, data, label, pad, index_fn, provide_data, provide_label) -> DataBatch:
+        # The iterator's own constructor: no argument checks, and the example indices are only
+        # looked up if someone asks (most loops never do), keeping a batch's cost down.
+        batch = cls.__new__(cls)
+        batch.data, batch.label, batch.pad = data, label, pad
+        batch._index, batch._index_fn = None, index_fn
+        batch.provide_data, batch.provide_label = provide_data, provide_label
+        return batch
+
+    @property
+    def index(self) -> Any:
+        """The indices of the batch's examples in the dataset, or None."""
+        if self._index is None and self._index_fn is not None:
+            self._index, self._index_fn = self._index_fn(), None
+        return self._index
+
+    @index.setter
+    def index(self, value: Any) -> None:
+        self._index, self._index_fn = value, None
 
     def __repr__(self) -> str:
         data = [tuple(d.shape) for d in self.data]
@@ -204,8 +228,7 @@ class NDArrayIter:
         self.data_name = data_name
         self.label_name = label_name
         self.device = device
-        key = as_key(seed, "NDArrayIter")
-        self._key = jax.device_put(key, device) if device is not None and shuffle else key
+        self._seed_words = seed_words(seed, "NDArrayIter")
         self._data = _named_arrays(data, data_name, "data", device)
         self._label = [] if label is None else _named_arrays(label, label_name, "label", device)
         lengths = {name: a.shape[0] for name, a in self._data + self._label}
@@ -235,6 +258,7 @@ class NDArrayIter:
 
     def _start_epoch_state(self) -> None:
         self._full: jax.Array | None = None  # built lazily at the first batch of the epoch
+        self._host_full: np.ndarray | None = None  # its host copy, made if an index is asked for
         self._tail = self._leftover[:0]
         self._cursor = 0
         self._batches = None
@@ -243,7 +267,7 @@ class NDArrayIter:
     def _ensure_epoch(self) -> jax.Array:
         if self._full is None:
             order = epoch_order(
-                self._key if self.shuffle else None, self._epoch, self.num_data, self.device
+                self._seed_words if self.shuffle else None, self._epoch, self.num_data, self.device
             )
             if self._leftover.shape[0]:
                 order = jnp.concatenate([self._leftover, order])
@@ -260,7 +284,7 @@ class NDArrayIter:
         open the new epoch.
         """
         if self._exhausted and self.last_batch_handle == "roll_over":
-            self._leftover = self._tail
+            self._leftover = self._tail[:0]
         else:
             self._leftover = self._leftover[:0]
         self._epoch += 1
@@ -286,24 +310,32 @@ class NDArrayIter:
             raise StopIteration
         full = self._ensure_epoch()
         if self._batches is None:
-            self._batches = iter_full_batches(self._arrays, full[self._cursor :], with_index=True)
+            self._batches = iter_full_batches(self._arrays, full[self._cursor :])
         try:
-            index, *arrays = next(self._batches)
+            arrays = next(self._batches)
         except StopIteration:
             self._exhausted = True
             self._batches = None
             raise
+        row = self._cursor
         self._cursor += 1
         pad = self.last_pad if self._cursor == full.shape[0] else 0
         k = self._num_data_sources
-        return DataBatch(
-            data=arrays[:k],
-            label=arrays[k:] if self._label else None,
-            pad=pad,
-            index=index,
-            provide_data=self._provide_data,
-            provide_label=self._provide_label,
+        return DataBatch._trusted(
+            list(arrays[:k]),
+            list(arrays[k:]) if self._label else None,
+            pad,
+            functools.partial(self._row_indices, full, row),
+            self._provide_data,
+            self._provide_label,
         )
+
+    def _row_indices(self, full: jax.Array, row: int) -> np.ndarray:
+        if self._full is not full:  # a batch of an earlier epoch
+            return np.asarray(full)[row]
+        if self._host_full is None:
+            self._host_full = np.asarray(full)
+        return self._host_full[row]
 
     # -- descriptions and the fast-path protocol ----------------------------------------------
 
