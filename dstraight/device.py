@@ -32,7 +32,10 @@ def _index(i: object) -> int:
 
 
 def _available() -> str:
-    return ", ".join(str(d) for d in jax.devices()) or "none"
+    # jax.devices() lists only the default backend's devices; name the CPU as well
+    devices = list(jax.devices())
+    devices += [d for d in _devices("cpu") if d not in devices]
+    return ", ".join(f"{d.platform}:{d.id}" for d in devices) or "none"
 
 
 def _devices(platform: str) -> list[jax.Device]:
@@ -71,8 +74,8 @@ def cpu(i: int = 0) -> jax.Device:
     devices = _devices("cpu")
     if i >= len(devices):
         raise ValueError(
-            f"cpu({i}) requested but JAX has {len(devices)} CPU device(s). "
-            f"Available devices: {_available()}."
+            f"cpu({i}) requested but JAX has {len(devices)} CPU device(s). Available devices: "
+            f"{_available()}. (JAX_PLATFORMS, if set, must include 'cpu' for the CPU to be usable.)"
         )
     return devices[i]
 
@@ -95,10 +98,13 @@ def gpu(i: int = 0) -> jax.Device:
     i = _index(i)
     devices = _devices("gpu")
     if i >= len(devices):
+        if devices:
+            hint = f"valid indices are 0 to {len(devices) - 1}"
+        else:
+            hint = "install a CUDA-enabled jax (pip install 'jax[cuda12]') on a machine with a GPU"
         raise ValueError(
             f"gpu({i}) requested but JAX sees {len(devices)} GPU(s). Available devices: "
-            f"{_available()}. Install a CUDA-enabled jax (pip install 'jax[cuda12]') on a machine "
-            f"with a GPU, or use try_gpu() to fall back to the CPU."
+            f"{_available()}. Either {hint}, or use try_gpu() to fall back to the CPU."
         )
     return devices[i]
 

@@ -592,6 +592,20 @@ def _static_metrics(metrics: Sequence[EvalMetric]) -> _Static:
     return _Static(tuple(metrics), tuple(m._config() for m in metrics))
 
 
+# Batches per iteration of the compiled loops (jax.lax.scan's ``unroll``); None picks by backend.
+# Measured on linear and softmax regression: on a GPU every loop iteration costs a few
+# microseconds of its own, and 8 batches per iteration cut an epoch by 30-50%; on a CPU 2 gives
+# most of the gain (up to 20% at batch 64) while keeping the compile time of 1.
+_SCAN_UNROLL: int | None = None
+
+
+def _scan_unroll(num_batches: int) -> int:
+    unroll = _SCAN_UNROLL
+    if unroll is None:
+        unroll = 2 if jax.default_backend() == "cpu" else 8
+    return max(1, min(unroll, num_batches))
+
+
 def _gather(arrays: Sequence[jax.Array], idx: jax.Array) -> list[jax.Array]:
     # Indices come from the loader and are in range, which spares the gather a bounds check.
     return [a.at[idx].get(mode="promise_in_bounds") for a in arrays]
@@ -609,7 +623,7 @@ def _eval_rows(net: _Static, metrics: _Static, params, states, arrays, rows):
         )
         return new, None
 
-    states, _ = jax.lax.scan(body, states, rows)
+    states, _ = jax.lax.scan(body, states, rows, unroll=_scan_unroll(rows.shape[0]))
     return states
 
 
@@ -632,7 +646,7 @@ def _forward_rows(net: _Static, params, data, rows):
         (X,) = _gather((data,), idx)
         return carry, net.obj.apply(params, X)
 
-    _, out = jax.lax.scan(body, None, rows)
+    _, out = jax.lax.scan(body, None, rows, unroll=_scan_unroll(rows.shape[0]))
     return out
 
 

@@ -408,17 +408,16 @@ class Module:
     ) -> int:
         """Trains one epoch; returns the number of batches."""
         frequencies = [_frequency(cb) for cb in callbacks]
-        fast = _metric._has_fast_path(train_data)
-        if fast:
+        if _metric._has_fast_path(train_data) and all(f is not None for f in frequencies):
             arrays = _metric._data_label(train_data)
-            sample = tuple(a[: train_data.batch_size] for a in arrays)
-            self._params_for(sample[0])
-            jittable = _metric._jittable(leaves, self.net, self.net.params, *sample)
-        if fast and jittable and all(f is not None for f in frequencies):
-            return self._fit_epoch_compiled(
-                trainer, train_data, arrays, leaves, train_metric, callbacks, frequencies, epoch,
-                bar,
-            )
+            bs = train_data.batch_size
+            params = trainer._current_params(self.net, lambda: arrays[0][:bs])
+            specs = [jax.ShapeDtypeStruct((bs, *a.shape[1:]), a.dtype) for a in arrays]
+            if _metric._jittable(leaves, self.net, params, *specs):
+                return self._fit_epoch_compiled(
+                    trainer, train_data, arrays, leaves, train_metric, callbacks, frequencies,
+                    epoch, bar,
+                )
         return self._fit_epoch_stepwise(trainer, train_data, leaves, train_metric, callbacks,
                                         epoch, bar)
 
@@ -440,37 +439,51 @@ class Module:
             raise ValueError("train_data yielded no batch in this epoch; it holds no data.")
         # Batches after which the callbacks run (MXNet numbers them from 0 in every epoch).
         points = sorted({p for f in frequencies for p in range(0, total, f)})
-        params = trainer._current_params(self.net, arrays[0][: train_data.batch_size])
-        carry = (params, trainer._ensure_state(params), _zero_acc(leaves))
+        params = trainer._current_params(self.net)
+        state = trainer._ensure_state(params)
+        pending: list = []  # device results not yet added to the metrics
+        loss_total = 0.0
 
-        def sync_and_call(nbatch: int) -> None:
-            nonlocal carry
-            params, state, (loss_sum, loss_count, states) = carry
+        def run(rows):
+            nonlocal params, state
+            params, state, loss_sum, stats = program.rows(params, state, arrays, rows)
+            pending.append((loss_sum, stats))
+            bar.update(rows.shape[0])
+
+        def flush():
+            # one transfer for everything since the last flush, then plain float arithmetic
+            nonlocal loss_total
+            for loss_sum, stats in jax.device_get(pending):
+                loss_total += float(loss_sum)
+                for m, (total_, count) in zip(leaves, stats, strict=True):
+                    m._add(float(total_), float(count))
+            pending.clear()
+
+        def call_back(nbatch):
+            flush()
             trainer._commit(params, state)
-            for m, st in zip(leaves, states, strict=True):
-                _metric._set_state(m, st)
             self._call_back(callbacks, epoch, nbatch, train_metric, locals())
-            # a callback may have reset the metric (Speedometer's auto_reset)
-            states = tuple(_metric._get_state(m) for m in leaves)
-            carry = (params, state, (loss_sum, loss_count, states))
 
         start = 0
+        if points and points[0] < nfull:
+            # Slicing the indices on the host costs nothing; on the device every slice would be
+            # one more dispatch per chunk.
+            full = np.asarray(jax.device_get(full))
         for p in points:
             if p >= nfull:
                 break
-            carry = program.rows(*carry, arrays, full[start : p + 1])
-            bar.update(p + 1 - start)
+            run(full[start : p + 1])
             start = p + 1
-            sync_and_call(p)
+            call_back(p)
         if start < nfull:
-            carry = program.rows(*carry, arrays, full[start:] if start else full)
-            bar.update(nfull - start)
+            run(full[start:] if start else full)
         if rest.shape[0]:
-            carry = program.rows(*carry, arrays, rest[None])
-            bar.update(1)
+            run(rest[None])
             if nfull in points:
-                sync_and_call(nfull)
-        self._finish_epoch(trainer, carry, leaves, epoch)
+                call_back(nfull)
+        flush()
+        trainer._commit(params, state)
+        trainer._check_finite(loss_total / (full.size + rest.size), f"in epoch {epoch}")
         return total
 
     def _fit_epoch_stepwise(self, trainer, train_data, leaves, train_metric, callbacks, epoch,
@@ -513,6 +526,7 @@ class Module:
     def _finish_epoch(self, trainer: Trainer, carry: tuple, leaves: tuple, epoch: int) -> None:
         params, state, (loss_sum, loss_count, states) = carry
         trainer._commit(params, state)
+        loss_sum, loss_count, states = jax.device_get((loss_sum, loss_count, states))
         for m, st in zip(leaves, states, strict=True):
             _metric._set_state(m, [float(v) for v in st])
         trainer._check_finite(float(loss_sum) / float(loss_count), f"in epoch {epoch}")

@@ -61,16 +61,9 @@ _OPTIMIZERS: dict[str, dict[str, Any]] = {
     },
 }
 
-# Batches per iteration of the compiled epoch loop (jax.lax.scan's unroll); see _scan_unroll.
-_SCAN_UNROLL = 1
-
 # How often fused_step looks at the running loss for NaN/inf: a host sync every step would cost
 # as much as the step itself on small models.
 _FINITE_CHECK_EVERY = 100
-
-
-def _scan_unroll(num_batches: int) -> int:
-    return max(1, min(_SCAN_UNROLL, num_batches))
 
 
 def _as_dict(optimizer_params: Any) -> dict[str, Any]:
@@ -254,7 +247,7 @@ class _Program:
 
             zero = jnp.zeros((), jnp.float32)
             (params, opt_state, loss_sum), y_hats = jax.lax.scan(
-                body, (params, opt_state, zero), rows, unroll=_scan_unroll(rows.shape[0])
+                body, (params, opt_state, zero), rows, unroll=_metric._scan_unroll(rows.shape[0])
             )
             stats = ()
             if metrics:
@@ -630,12 +623,14 @@ class Trainer:
             params = self._current_params(net, lambda: arrays[0][: loader.batch_size])
             state = self._ensure_state(params)
             sums = []
-            for rows in (full, rest[None]):
-                if rows.shape[1] and rows.shape[0]:
-                    params, state, loss_sum, _ = program.rows(params, state, arrays, rows)
-                    sums.append(loss_sum)
+            if full.shape[0]:
+                params, state, loss_sum, _ = program.rows(params, state, arrays, full)
+                sums.append(loss_sum)
+            if rest.shape[0]:  # the short last batch: one more program, compiled for its shape
+                params, state, loss_sum, _ = program.rows(params, state, arrays, rest[None])
+                sums.append(loss_sum)
             self._commit(params, state)
-            mean = sum(jax.device_get(sums)) / (full.size + rest.size)
+            mean = sum(float(x) for x in jax.device_get(sums)) / (full.size + rest.size)
         else:
             program = self._program(net, loss_fn)
             carry = None

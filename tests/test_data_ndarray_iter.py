@@ -287,7 +287,8 @@ def test_epoch_indices_match_iteration(shuffle, mode, n, b):
         assert rest.dtype == jnp.int32 and rest.shape == (0,)
         batches = list(iterated)
         assert len(batches) == full.shape[0]
-        Xd, yd = scanned.arrays
+        Xd, yd = (np.asarray(a) for a in scanned.arrays)
+        full = np.asarray(full)
         for i, batch in enumerate(batches):
             np.testing.assert_array_equal(batch.data[0], Xd[full[i]])
             np.testing.assert_array_equal(batch.label[0], yd[full[i]])

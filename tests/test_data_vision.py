@@ -16,7 +16,14 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from dstraight.data import MNIST, DatasetNotFoundError, FashionMNIST, load_array, read_idx
+from dstraight.data import (
+    MNIST,
+    DataLoader,
+    DatasetNotFoundError,
+    FashionMNIST,
+    load_array,
+    read_idx,
+)
 from dstraight.data.sources import FASHION_MNIST_SPEC, MNIST_SPEC, DatasetSpec, RemoteFile, verify
 
 REPO = Path(__file__).resolve().parents[1]
@@ -110,6 +117,22 @@ def test_transform_applies_per_item_and_leaves_bulk_arrays_alone(small):
     assert calls == [3] and label == 103
     np.testing.assert_allclose(image[..., 0], train_x[3] / 255, rtol=1e-6)
     assert ds.data.dtype == np.uint8 and ds.label[3] == 3
+
+
+def test_gluon_style_transform_works_per_item_and_in_the_loader(small):
+    Small, root, (train_x, train_y, _, _) = small
+
+    def transform(data, label):  # as the MXNet chapters write it
+        return data.astype(np.float32) / 255, label.astype(np.float32)
+
+    ds = Small(train=True, transform=transform, root=root)
+    image, label = ds[4]
+    assert image.dtype == np.float32 and label.dtype == np.float32 and label == 9.0
+    loader = DataLoader(ds, batch_size=4)
+    X, y = loader.arrays
+    assert X.dtype == jnp.float32 and y.dtype == jnp.float32
+    np.testing.assert_allclose(X[..., 0], train_x / 255, rtol=1e-6)
+    np.testing.assert_array_equal(y, train_y)
 
 
 def test_indexing_errors(small):

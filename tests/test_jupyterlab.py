@@ -75,7 +75,9 @@ def lab(tmp_path_factory):
     )
     log = tmp / "server.log"
     cmd = [
-        sys.executable, "-m", "jupyterlab",
+        sys.executable,
+        "-m",
+        "jupyterlab",
         "--no-browser",
         "--ServerApp.ip=127.0.0.1",
         f"--ServerApp.port={port}",
@@ -103,8 +105,9 @@ def lab(tmp_path_factory):
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                pytest.fail(f"jupyter lab did not answer within {START_TIMEOUT_S} s:\n"
-                            f"{server.log_tail()}")
+                pytest.fail(
+                    f"jupyter lab did not answer within {START_TIMEOUT_S} s:\n{server.log_tail()}"
+                )
             time.sleep(0.5)
         yield server
     finally:
@@ -145,13 +148,32 @@ def test_chapter_notebook_opens_through_the_contents_api(lab):
 def execute(ws, code: str) -> tuple[str, str]:
     """Runs code through the kernel's websocket; returns (execute_reply status, stdout)."""
     msg_id = uuid.uuid4().hex
-    ws.send(json.dumps({
-        "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": "test",
-                   "session": uuid.uuid4().hex, "version": "5.3", "date": ""},
-        "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
-        "content": {"code": code, "silent": False, "store_history": False,
-                    "user_expressions": {}, "allow_stdin": False, "stop_on_error": True},
-    }))
+    ws.send(
+        json.dumps(
+            {
+                "header": {
+                    "msg_id": msg_id,
+                    "msg_type": "execute_request",
+                    "username": "test",
+                    "session": uuid.uuid4().hex,
+                    "version": "5.3",
+                    "date": "",
+                },
+                "parent_header": {},
+                "metadata": {},
+                "channel": "shell",
+                "buffers": [],
+                "content": {
+                    "code": code,
+                    "silent": False,
+                    "store_history": False,
+                    "user_expressions": {},
+                    "allow_stdin": False,
+                    "stop_on_error": True,
+                },
+            }
+        )
+    )
     stdout, status, idle = [], None, False
     deadline = time.monotonic() + EXECUTE_TIMEOUT_S
     while status is None or not idle:
@@ -183,7 +205,9 @@ def test_kernel_runs_dstraight_and_a_chapter_cell(lab):
         timeout=EXECUTE_TIMEOUT_S,
     )
     try:
-        status, out = execute(ws, "import dstraight\nprint(dstraight.__name__, callable(dstraight.try_gpu))")
+        status, out = execute(
+            ws, "import dstraight\nprint(dstraight.__name__, callable(dstraight.try_gpu))"
+        )
         assert (status, out) == ("ok", "dstraight True\n"), out
         # The notebook's code cells up to the first one with printed output, compared with it.
         stored = nbformat.read(ROOT / NOTEBOOK, as_version=4)

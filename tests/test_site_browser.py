@@ -19,7 +19,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-
 from test_book_html import ensure_book_built
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -166,4 +165,6 @@ def test_search_finds_a_chapter(browser, site_url):
         lambda d: d.find_elements(By.CSS_SELECTOR, "#search-results ul.search li")
     )
     results = browser.find_element(By.ID, "search-results").text
-    assert "Arrays with" in results, f"searching 'broadcasting' did not find the arrays chapter: {results}"
+    assert "Arrays with" in results, (
+        f"searching 'broadcasting' did not find the arrays chapter: {results}"
+    )

@@ -284,7 +284,7 @@ class NDArrayIter:
         open the new epoch.
         """
         if self._exhausted and self.last_batch_handle == "roll_over":
-            self._leftover = self._tail[:0]
+            self._leftover = self._tail
         else:
             self._leftover = self._leftover[:0]
         self._epoch += 1

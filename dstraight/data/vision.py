@@ -73,10 +73,11 @@ class _IDXImageDataset:
         if not -n <= idx < n:
             # IndexError (not ValueError) keeps Python's sequence iteration protocol working.
             raise IndexError(f"index {idx} is out of range for a dataset of {n} examples")
-        image, label = self.data[idx], int(self.label[idx])
+        image, label = self.data[idx], self.label[idx]
         if self.transform is not None:
+            # A NumPy scalar, as gluon passed it: transforms may call label.astype(np.float32).
             return self.transform(image, label)
-        return image, label
+        return image, int(label)
 
     @classmethod
     def label_names(cls, ids: Any) -> list[str]:
@@ -117,10 +118,11 @@ class MNIST(_IDXImageDataset):
 
     Args:
         train: the training split (True) or the test split (False).
-        transform: optional ``transform(image, label) -> (image, label)``, applied by ``ds[i]``.
-            The DataLoader applies it once to the whole arrays (``ds.data``, ``ds.label``) when
-            it is written with array operations, so prefer ``x.astype(np.float32) / 255`` over
-            per-pixel Python code.
+        transform: optional ``transform(image, label) -> (image, label)``, applied by ``ds[i]``
+            to the image and the label as a NumPy int32 scalar (without a transform, ``ds[i]``
+            gives the label as a Python int). The DataLoader applies it once to the whole arrays
+            (``ds.data``, ``ds.label``) when it is written with array operations, e.g.
+            ``lambda x, y: (x.astype(np.float32) / 255, y.astype(np.float32))``.
         root: a folder searched first for the files (and where a download goes).
 
     Attributes:
