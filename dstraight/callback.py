@@ -25,18 +25,15 @@ __all__ = ["BatchEndParam", "Speedometer"]
 
 
 class BatchEndParam(NamedTuple):
-    """What a batch-end callback receives (MXNet's ``BatchEndParam``).
+    """What a batch-end callback receives (MXNet's ``BatchEndParam``)."""
 
-    Attributes:
-        epoch: the epoch, counted from 0.
-        nbatch: the index of the batch that just finished, counted from 0 in each epoch.
-        eval_metric: the training metric, updated up to this batch.
-        locals: the caller's local variables (MXNet passes them; may be ``None``).
-    """
-
+    #: The epoch, counted from 0.
     epoch: int
+    #: The index of the batch that just finished, counted from 0 in each epoch.
     nbatch: int
+    #: The training metric, updated up to this batch.
     eval_metric: Any
+    #: The caller's local variables (MXNet passes them; may be ``None``).
     locals: Any
 
 

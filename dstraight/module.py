@@ -313,6 +313,9 @@ class Module:
         with ``eval_data``, ``Epoch[i] Validation-<metric>=<value>``. A progress bar (on stderr)
         appears when the run lasts longer than two seconds.
 
+        An ``NDArrayIter`` is ``reset()`` at the start of every epoch (MXNet resets it at the
+        end), so an iterator that was consumed before works too.
+
         Speed: with a ``DataLoader`` or ``NDArrayIter`` the epoch runs as one compiled program
         (compiled at the first epoch, reused after). A batch-end callback with an integer
         ``frequent`` attribute, such as ``callback.Speedometer``, is called after batch 0 and
