@@ -302,13 +302,20 @@ class Parameter:
                 f"set_data on '{self.name}' got a traced value. Parameters hold concrete arrays: "
                 f"return new values from the jitted function and call set_data outside it."
             )
-        value = jnp.asarray(data, self.dtype)
+        # The trainer writes back fresh device arrays every step: take those as they are, since
+        # jnp.asarray and device_put cost as much per call as a small compiled training step.
+        already_placed = (
+            isinstance(data, jax.Array)
+            and data.dtype == self.dtype
+            and (self._device is None or data.devices() == {self._device})
+        )
+        value = data if already_placed else jnp.asarray(data, self.dtype)
         if not _compatible(self._shape, value.shape):
             raise ValueError(
                 f"Parameter '{self.name}' has shape {_format_shape(self._shape)} but set_data got "
                 f"an array of shape {value.shape}."
             )
-        if self._device is not None:
+        if self._device is not None and not already_placed:
             value = jax.device_put(value, self._device)
         self._shape = value.shape
         self._data, self._pending = value, None
