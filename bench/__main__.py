@@ -128,7 +128,7 @@ def main() -> None:
     report = {
         "machine": {
             "cpu": cpu_name(),
-            "cores": os.cpu_count(),
+            "cores": len(os.sched_getaffinity(0)),  # the cores this process may run on
             "device": device.device_kind if device.platform == "gpu" else "cpu",
             "platform": device.platform,
         },
