@@ -15,6 +15,7 @@ help:
 	@echo "make lab       JupyterLab on the notebooks"
 	@echo "make execute   re-execute notebooks in place (NB=path to pick some) to refresh outputs"
 	@echo "make bench     the speed benchmark (writes bench/results/)"
+	@echo "make check-site  the built site in headless Chromium, its links, and a JupyterLab smoke test"
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -54,8 +55,13 @@ test: $(STAMP) data lint book
 execute: $(STAMP) data
 	$(BIN)/python tools/execute_notebooks.py $(NB)
 
+# Served from the repository root so that the notebooks' links to book/ pages work too.
 lab: $(STAMP) data
-	$(BIN)/jupyter lab notebooks
+	$(BIN)/jupyter lab --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks \
+	  $$([ "$$(id -u)" = 0 ] && echo --allow-root)
+
+check-site: $(STAMP) book
+	$(BIN)/python -m pytest tests/test_book_html.py tests/test_site_browser.py tests/test_jupyterlab.py
 
 bench: $(STAMP) data
 	$(BIN)/python -c 'import torch' 2>/dev/null \

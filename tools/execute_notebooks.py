@@ -37,6 +37,23 @@ def find_notebooks(args: list[str]) -> list[Path]:
     return found
 
 
+def merge_streams(outputs: list) -> list:
+    """Join consecutive stream outputs of the same name into one.
+
+    The kernel flushes stdout in chunks whose boundaries depend on timing, so the same printed text
+    can be stored as one output or as several; joining them makes the file depend on the text alone.
+    """
+    merged: list = []
+    for out in outputs:
+        prev = merged[-1] if merged else None
+        if (out.get("output_type") == "stream" and prev is not None
+                and prev.get("output_type") == "stream" and prev.get("name") == out.get("name")):
+            prev["text"] = "".join(prev["text"]) + "".join(out["text"])
+        else:
+            merged.append(out)
+    return merged
+
+
 def strip_volatile(nb: nbformat.NotebookNode) -> None:
     """Remove metadata that differs between runs of the same notebook."""
     for key in ("widgets", "papermill", "execution"):
@@ -50,6 +67,7 @@ def strip_volatile(nb: nbformat.NotebookNode) -> None:
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
         if cell.cell_type == "code":
+            cell.outputs = merge_streams(cell.outputs)
             for out in cell.outputs:
                 # Interactive widgets (tqdm in a notebook) carry a fresh random model id each run.
                 out.get("data", {}).pop("application/vnd.jupyter.widget-view+json", None)
