@@ -38,6 +38,13 @@ def check_batch_size(batch_size: Any, owner: str) -> int:
     return int(batch_size)
 
 
+def check_device(device: Any, owner: str) -> None:
+    if device is not None and not isinstance(device, jax.Device):
+        raise TypeError(
+            f"{owner}: device must be a jax.Device (e.g. dstraight.cpu()) or None, got {device!r}."
+        )
+
+
 def seed_words(seed: Any, owner: str) -> tuple[int, ...]:
     """The words of a ``jax.random`` key, from an int seed or a key (typed or raw ``uint32[2]``).
 

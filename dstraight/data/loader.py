@@ -12,6 +12,7 @@ import numpy as np
 
 from ._batching import (
     check_batch_size,
+    check_device,
     empty_indices,
     epoch_order,
     gather,
@@ -167,11 +168,7 @@ class DataLoader:
                 f"DataLoader: last_batch must be one of {', '.join(map(repr, _MODES))}, got "
                 f"{last_batch!r}{hint if last_batch == 'roll_over' else ''}."
             )
-        if device is not None and not isinstance(device, jax.Device):
-            raise TypeError(
-                f"DataLoader: device must be a jax.Device (e.g. dstraight.cpu()) or None, got "
-                f"{device!r}."
-            )
+        check_device(device, "DataLoader")
         self.shuffle = bool(shuffle)
         self.last_batch = last_batch
         self.device = device

@@ -12,6 +12,7 @@ import numpy as np
 
 from ._batching import (
     check_batch_size,
+    check_device,
     empty_indices,
     epoch_order,
     iter_full_batches,
@@ -216,11 +217,7 @@ class NDArrayIter:
                 f"NDArrayIter: last_batch_handle must be one of {', '.join(map(repr, _MODES))}, "
                 f"got {last_batch_handle!r}{hint}."
             )
-        if device is not None and not isinstance(device, jax.Device):
-            raise TypeError(
-                f"NDArrayIter: device must be a jax.Device (e.g. dstraight.cpu()) or None, got "
-                f"{device!r}."
-            )
+        check_device(device, "NDArrayIter")
         if data is None:
             raise TypeError("NDArrayIter: data is required (an array, list or dict of arrays).")
         self.shuffle = bool(shuffle)
