@@ -177,4 +177,4 @@ def test_execute_keeps_stored_timings_but_writes_real_changes(tmp_path):
     nbformat.write(nb, path)
     subprocess.run(script, check=True, capture_output=True, timeout=300)
     result = nbformat.read(path, as_version=4).cells[-1].outputs[0]["data"]["text/plain"]
-    assert "Array([0., 3., 6., 9.], dtype=float32)" == result
+    assert result == "Array([0., 3., 6., 9.], dtype=float32)"
