@@ -2,28 +2,13 @@
 
 import gzip
 import hashlib
-import struct
 
 import numpy as np
 import pytest
+from idx_encoding import CODES, idx_bytes
 
 from dstraight.data import read_idx
 from dstraight.data.idx import decompress, idx_sha256, parse_idx
-
-CODES = {
-    np.dtype(np.uint8): 0x08,
-    np.dtype(np.int8): 0x09,
-    np.dtype(np.int16): 0x0B,
-    np.dtype(np.int32): 0x0C,
-    np.dtype(np.float32): 0x0D,
-    np.dtype(np.float64): 0x0E,
-}
-
-
-def idx_bytes(arr: np.ndarray) -> bytes:
-    """The IDX encoding of ``arr``, written independently of the package's code."""
-    header = bytes([0, 0, CODES[arr.dtype], arr.ndim]) + struct.pack(f">{arr.ndim}I", *arr.shape)
-    return header + arr.astype(arr.dtype.newbyteorder(">")).tobytes()
 
 
 def sample(dtype, shape, seed=0):

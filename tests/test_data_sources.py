@@ -10,7 +10,6 @@ import hashlib
 import http.server
 import os
 import socket
-import struct
 import subprocess
 import sys
 import threading
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from idx_encoding import idx_bytes
 
 from dstraight.data import (
     DatasetNotFoundError,
@@ -43,16 +43,9 @@ REPO = Path(__file__).resolve().parents[1]
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 
 
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
-    monkeypatch.delenv("DSTRAIGHT_DATA", raising=False)
-    return tmp_path / "xdg-cache" / "dstraight"
+pytestmark = pytest.mark.usefixtures("private_cache")
 
 
-def idx_bytes(arr: np.ndarray) -> bytes:
-    code = {np.dtype(np.uint8): 0x08}[arr.dtype]
-    return bytes([0, 0, code, arr.ndim]) + struct.pack(f">{arr.ndim}I", *arr.shape) + arr.tobytes()
 
 
 class Tiny:

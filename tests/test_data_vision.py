@@ -9,12 +9,12 @@ import dataclasses
 import gzip
 import hashlib
 import socket
-import struct
 from pathlib import Path
 
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from idx_encoding import idx_bytes
 
 from dstraight.data import (
     MNIST,
@@ -38,15 +38,9 @@ needs_shared_mnist = pytest.mark.skipif(
 )
 
 
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
-    monkeypatch.delenv("DSTRAIGHT_DATA", raising=False)
-    return tmp_path / "xdg-cache" / "dstraight"
+pytestmark = pytest.mark.usefixtures("private_cache")
 
 
-def idx_bytes(arr: np.ndarray) -> bytes:
-    return bytes([0, 0, 8, arr.ndim]) + struct.pack(f">{arr.ndim}I", *arr.shape) + arr.tobytes()
 
 
 def write_split(folder: Path, split: str, images: np.ndarray, labels: np.ndarray) -> list:
