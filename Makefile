@@ -16,6 +16,8 @@ help:
 	@echo "make execute   re-execute notebooks in place (NB=path to pick some) to refresh outputs"
 	@echo "make bench     the speed benchmark (writes bench/results/)"
 	@echo "make check-site  the built site in headless Chromium, its links, and a JupyterLab smoke test"
+	@echo "make lint | unit | notebooks   ruff alone, the unit tests alone, nbval on the notebooks alone"
+	@echo "make data      make sure Fashion-MNIST is where dstraight.data finds it"
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
