@@ -39,6 +39,14 @@ def make_project(tmp_path: Path) -> Path:
     return tmp_path
 
 
+def project_with_fixture(tmp_path: Path) -> tuple[Path, Path]:
+    """A throwaway project holding a copy of the fixture notebook; returns (project, notebook)."""
+    project = make_project(tmp_path)
+    nb = project / "notebooks" / "tiny.ipynb"
+    shutil.copy(FIXTURE, nb)
+    return project, nb
+
+
 def run_pytest(project: Path, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "JAX_PLATFORMS"}
     return subprocess.run(
@@ -63,17 +71,14 @@ def test_fixture_is_executed_and_clean():
 
 
 def test_nbval_passes_an_honest_notebook(tmp_path):
-    project = make_project(tmp_path)
-    shutil.copy(FIXTURE, project / "notebooks" / "tiny.ipynb")
+    project, _ = project_with_fixture(tmp_path)
     result = run_pytest(project)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "5 passed" in result.stdout
 
 
 def test_nbval_fails_a_changed_output(tmp_path):
-    project = make_project(tmp_path)
-    nb = project / "notebooks" / "tiny.ipynb"
-    shutil.copy(FIXTURE, nb)
+    project, nb = project_with_fixture(tmp_path)
     edit_output(nb, code_cell_index(nb, "jnp.sum"), "14.0001\n")
     result = run_pytest(project)
     assert result.returncode == 1, result.stdout
@@ -81,9 +86,7 @@ def test_nbval_fails_a_changed_output(tmp_path):
 
 
 def test_stderr_and_timings_are_not_compared(tmp_path):
-    project = make_project(tmp_path)
-    nb = project / "notebooks" / "tiny.ipynb"
-    shutil.copy(FIXTURE, nb)
+    project, nb = project_with_fixture(tmp_path)
     edit_output(nb, code_cell_index(nb, "file=sys.stderr"), "a different progress bar\n")
     edit_output(nb, code_cell_index(nb, "perf_counter"), "took 987.654 ms\n")
     result = run_pytest(project)
