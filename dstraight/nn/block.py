@@ -1,0 +1,795 @@
+"""The block machinery: gluon's ``Block`` as a thin shell over one pure function.
+
+A block declares parameters (``self.params.get(...)`` or attribute assignment of a
+:class:`~dstraight.parameter.Parameter`) and children (attribute assignment of blocks) in
+``__init__`` and computes in ``forward(self, *inputs)``, reading its weights with
+``self.weight.data()`` and calling its children, exactly as in gluon. Everything else follows:
+
+- ``net.apply(params, x, *, key=None, training=False)`` is the pure function behind it: it binds
+  the values in ``params`` to the parameters and runs ``forward``, so it can be ``jax.jit``-ed,
+  ``jax.grad``-ed and ``vmap``-ed for any block, custom ones included;
+- ``net(x)`` runs the same code on the stored values; the first call infers deferred shapes;
+- ``net.hybridize()`` compiles ``net(x)`` with ``jax.jit``. Compiled programs are cached by the
+  network's *structure* (classes, settings, shapes; never names or values) and hold no reference
+  to the network: five identical networks share one compilation, and changing a network (``add``,
+  a new attribute) gives it a new program.
+
+Training mode (dropout on, batch statistics in BatchNorm) is an explicit argument of ``apply``;
+a call ``net(x)`` takes it from :func:`dstraight.autograd.record` / ``train_mode``. Random numbers
+come from ``key``: in ``net(x)`` from the key given to ``initialize``, split at every call.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import threading
+import weakref
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from .. import autograd
+from .. import init as _init
+from ..parameter import (
+    Binding,
+    Parameter,
+    ParameterDict,
+    Params,
+    bind,
+    current_binding,
+    flatten_tree,
+    match,
+    nest,
+    path_str,
+    structure_changed,
+    structure_epoch,
+)
+
+__all__ = ["Block", "HybridBlock", "reset_name_counters"]
+
+# -- names ------------------------------------------------------------------------------------
+
+# Per-prefix counters behind the default names dense0, dense1, ... (gluon numbers layers the same
+# way); a block's name_scope() has counters of its own. Only names depend on them, never numbers.
+_global_counters: dict[str, int] = {}
+_scopes = threading.local()
+
+
+def reset_name_counters() -> None:
+    """Restarts the default layer names at ``dense0``, ``sequential0``, ...
+
+    Examples:
+        >>> from dstraight import nn
+        >>> reset_name_counters()
+        >>> nn.Dense(1).name
+        'dense0'
+    """
+    _global_counters.clear()
+
+
+def _scope_stack() -> list[Block]:
+    stack = getattr(_scopes, "stack", None)
+    if stack is None:
+        stack = _scopes.stack = []
+    return stack
+
+
+def _new_name(hint: str, prefix: str | None, name: str | None) -> tuple[str, str]:
+    """``(full name, local name)`` of a new block, following gluon's prefixes."""
+    if name is not None:
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"A block name must be a non-empty str, got {name!r}.")
+        return name, name
+    stack = _scope_stack()
+    parent = stack[-1] if stack else None
+    if prefix is None:
+        counters = parent._child_counters if parent is not None else _global_counters
+        count = counters.get(hint, 0)
+        counters[hint] = count + 1
+        prefix = f"{hint}{count}_"
+    if not isinstance(prefix, str):
+        raise TypeError(f"A block prefix must be a str, got {prefix!r}.")
+    local = prefix[:-1] if prefix.endswith("_") else prefix
+    full = f"{parent.name}_{local}" if parent is not None else local
+    if not local:
+        raise ValueError("A block prefix must not be empty.")
+    return full, local
+
+
+# -- structure --------------------------------------------------------------------------------
+
+_uids = itertools.count()
+
+
+_SIMPLE = (type(None), bool, int, float, complex, str, bytes, type)
+
+
+def _config_value(value: Any) -> Any:
+    """A hashable stand-in for a setting, or raises TypeError when there is none."""
+    if isinstance(value, _SIMPLE):
+        return value
+    if isinstance(value, list | tuple):
+        return (type(value), tuple(_config_value(v) for v in value))
+    if isinstance(value, Mapping):
+        return (type(value), tuple((k, _config_value(v)) for k, v in value.items()))
+    if isinstance(value, jax.Array) or hasattr(value, "__array__"):
+        raise TypeError("arrays are compared by identity")
+    hash(value)  # functions, initializers and other objects hash by identity
+    return value
+
+
+class StructureKey:
+    """What a compiled program of a network depends on: hashable, and no strong reference to it.
+
+    Equal keys mean the same computation: same block classes and settings, same parameter
+    shapes and dtypes, same sharing of parameters. The network itself is held by a weak
+    reference, so caches keyed by it never keep a network alive.
+    """
+
+    __slots__ = ("signature", "_ref", "_hash", "__weakref__")
+
+    def __init__(self, block: Block, signature: tuple):
+        self.signature = signature
+        self._ref = weakref.ref(block)
+        self._hash = hash(signature)
+
+    def block(self) -> Block:
+        block = self._ref()
+        if block is None:
+            raise RuntimeError("The network of this compiled program no longer exists.")
+        return block
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, StructureKey) and self.signature == other.signature
+
+    def __repr__(self) -> str:
+        return f"StructureKey({type(self.block()).__name__}, hash={self._hash})"
+
+
+class Structure:
+    """A network's parameters in a fixed order and its :class:`StructureKey`.
+
+    Attributes:
+        params: the parameters of kind ``'param'`` (weights), in collection order.
+        states: the parameters of kind ``'state'`` (running statistics), in collection order.
+        key: the :class:`StructureKey` of the network.
+    """
+
+    def __init__(self, block: Block):
+        entries = ParameterDict(block._entries(), prefix=block.name)
+        self.collected = entries
+        self.params = tuple(p for p in entries.values() if p.kind == "param")
+        self.states = tuple(p for p in entries.values() if p.kind == "state")
+        self.param_paths = tuple(entries.path(p.name) for p in self.params)
+        self.state_paths = tuple(entries.path(p.name) for p in self.states)
+        self.key = StructureKey(block, block._signature({}, {}))
+
+
+class _BlockMeta(type):
+    """Marks the end of a block's ``__init__``: from then on ``self.params`` means values."""
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        block = super().__call__(*args, **kwargs)
+        object.__setattr__(block, "_constructing", False)
+        return block
+
+
+class _Declarer:
+    """What ``self.params`` is inside ``__init__``: gluon's ``ParameterDict.get`` declares."""
+
+    def __init__(self, block: Block):
+        self._block = block
+
+    def get(self, name: str, **kwargs: Any) -> Parameter:
+        return self._block._declare(name, **kwargs)
+
+    def get_constant(self, name: str, value: Any) -> Parameter:
+        value = jnp.asarray(value)
+        param = self._block._declare(name, shape=value.shape, dtype=value.dtype,
+                                     init=_init.Constant(value), kind="state")
+        return param
+
+    def __getattr__(self, name: str) -> Any:
+        raise AttributeError(
+            f"Inside __init__, self.params only declares parameters (self.params.get(name, "
+            f"shape=...)); after construction net.params is the pytree of values. Use "
+            f"net.collect_params() for the Parameter objects."
+        )
+
+
+class Block(metaclass=_BlockMeta):
+    """Base class of all layers and networks (gluon's ``Block``).
+
+    Subclass it, declare children and parameters in ``__init__`` and write ``forward``::
+
+        class MLP(nn.Block):
+            def __init__(self, **kwargs):
+                super().__init__(**kwargs)
+                with self.name_scope():
+                    self.hidden = nn.Dense(256, activation="relu")
+                    self.output = nn.Dense(10)
+
+            def forward(self, x):
+                return self.output(self.hidden(x))
+
+    ``hybrid_forward(self, F, x, **params)`` is accepted too, for code written for MXNet: ``F``
+    is a namespace of array functions (``jax.numpy`` and ``jax.nn``) and the block's own
+    parameters arrive as keyword arguments.
+
+    Args:
+        prefix: gluon's name prefix (``'mlp0_'``); by default the lower-cased class name and a
+            counter, inside the parent's ``name_scope()`` if one is open.
+        params: a ``ParameterDict`` whose parameters this block shares (by local name).
+        name: the full name, bypassing prefixes.
+    """
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Block:
+        block = super().__new__(cls)
+        object.__setattr__(block, "_constructing", True)
+        return block
+
+    def __init__(self, prefix: str | None = None, params: Any = None, name: str | None = None):
+        set_ = object.__setattr__
+        full, local = _new_name(self._default_prefix(), prefix, name)
+        set_(self, "_name", full)
+        set_(self, "_local_name", local)
+        set_(self, "_reg_params", {})
+        set_(self, "_children", {})
+        set_(self, "_order", [])  # children in call order; the same block may appear twice
+        set_(self, "_child_counters", {})
+        set_(self, "_shared", params)
+        set_(self, "_hybridized", False)
+        set_(self, "_uid", next(_uids))
+        set_(self, "_rng", None)
+        set_(self, "_structure", None)
+        structure_changed()
+
+    def _default_prefix(self) -> str:
+        return type(self).__name__.lower()
+
+    # -- names --------------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        """The full name (``'mlp0_dense0'``); parameter names are ``f'{name}_{local}'``."""
+        return self._name
+
+    @property
+    def prefix(self) -> str:
+        """gluon's prefix: the name and an underscore."""
+        return f"{self._name}_"
+
+    def name_scope(self) -> Any:
+        """A context in which new blocks are named inside this one (``mlp0_dense0``).
+
+        Examples:
+            >>> from dstraight import nn
+            >>> nn.reset_name_counters()
+            >>> net = nn.Sequential()
+            >>> with net.name_scope():
+            ...     net.add(nn.Dense(2))
+            >>> list(net.collect_params())
+            ['sequential0_dense0_weight', 'sequential0_dense0_bias']
+        """
+        block = self
+
+        class _Scope:
+            def __enter__(self_inner):
+                _scope_stack().append(block)
+                return block
+
+            def __exit__(self_inner, *exc):
+                _scope_stack().pop()
+                return False
+
+        return _Scope()
+
+    # -- declaring structure ------------------------------------------------------------------
+
+    @property
+    def params(self) -> Any:
+        """The parameter values as a pytree (``{'weight': ..., 'bias': ...}``), for ``apply``.
+
+        Inside ``__init__`` it is gluon's declaring dict instead: ``self.params.get('weight',
+        shape=(10, 0))`` creates (or, with ``params=``, shares) a parameter.
+
+        Raises:
+            DeferredInitializationError: before the first forward pass fixed the shapes.
+        """
+        if self._constructing:
+            return _Declarer(self)
+        structure = self.structure()
+        return nest(zip(structure.param_paths, (p.stored() for p in structure.params),
+                        strict=True))
+
+    @property
+    def state(self) -> Params:
+        """The values of the state (BatchNorm's running statistics) as a pytree."""
+        structure = self.structure()
+        return nest(zip(structure.state_paths, (p.stored() for p in structure.states),
+                        strict=True))
+
+    def _declare(self, name: str, shape: Any = None, init: Any = None, dtype: Any = jnp.float32,
+                 grad_req: str = "write", kind: str = "param", allow_deferred_init: bool = True,
+                 **kwargs: Any) -> Parameter:
+        if name in self._reg_params:
+            return self._reg_params[name]
+        param = self._shared_param(name)
+        if param is None:
+            param = Parameter(f"{self.name}_{name}", () if shape is None else shape, dtype=dtype,
+                              init=init, grad_req=grad_req, kind=kind,
+                              allow_deferred_init=allow_deferred_init, **kwargs)
+        self._reg_params[name] = param
+        structure_changed()
+        return param
+
+    def _shared_param(self, name: str) -> Parameter | None:
+        shared = self._shared
+        if shared is None:
+            return None
+        if hasattr(shared, "collect_params"):
+            shared = shared.collect_params()
+        found = [p for full, p in shared.items() if full == name or full.endswith(f"_{name}")]
+        if len(found) > 1:
+            exact = [p for p in found if p.name.endswith(f"{getattr(shared, 'prefix', '')}_{name}")]
+            found = exact if len(exact) == 1 else found
+        if len(found) != 1:
+            raise ValueError(
+                f"{self.name}: params= should hold exactly one parameter named like '*_{name}' "
+                f"to share, found {[p.name for p in found]} in {list(shared)}."
+            )
+        return found[0]
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, Block):
+            self.register_child(value, name)
+        elif isinstance(value, Parameter):
+            if all(p is not value for p in self._reg_params.values()):
+                self._reg_params[name] = value
+        existing = self.__dict__.get(name)
+        if isinstance(existing, Block) and existing is not value:
+            # replacing a child: the old one leaves the network
+            self._children.pop(name, None)
+            self._order[:] = [c for c in self._order if c is not existing]
+        object.__setattr__(self, name, value)
+        if not name.startswith("_"):
+            structure_changed()
+
+    def register_child(self, block: Block, name: str | None = None) -> Block:
+        """Adds ``block`` as a child under ``name`` (default: its local name)."""
+        if not isinstance(block, Block):
+            raise TypeError(
+                f"{type(self).__name__} can only hold Blocks (e.g. nn.Dense(10)), got {block!r} "
+                f"of type {type(block).__name__}."
+            )
+        key = block._local_name if name is None else name
+        existing = self._children.get(key)
+        if existing is not None and existing is not block:
+            raise ValueError(
+                f"{self.name} already has a child named '{key}'; children are keyed by name in "
+                f"the parameter tree, so give the new block another name (name=...) or create "
+                f"it inside {self.name}.name_scope()."
+            )
+        self._children[key] = block
+        self._order.append(block)
+        structure_changed()
+        return block
+
+    def _entries(self, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Parameter]]:
+        for local_name, param in self._reg_params.items():
+            yield (*path, local_name), param
+        for key, child in self._children.items():
+            yield from child._entries((*path, key))
+
+    def _signature(self, params: dict[int, int], blocks: dict[int, int]) -> tuple:
+        # Parameters and blocks are numbered in visiting order, so sharing is part of the key.
+        if id(self) in blocks:
+            return ("shared-block", blocks[id(self)])
+        blocks[id(self)] = len(blocks)
+        own = []
+        for local, p in self._reg_params.items():
+            index = params.setdefault(id(p), len(params))
+            own.append((local, index, p.shape, str(p.dtype), p.kind))
+        try:
+            config = tuple(
+                (k, _config_value(v)) for k, v in sorted(vars(self).items())
+                if not k.startswith("_") and not isinstance(v, Block | Parameter)
+            )
+        except TypeError:  # a setting that cannot be compared: this block compiles on its own
+            config = ("uid", self._uid)
+        children = tuple((k, c._signature(params, blocks)) for k, c in self._children.items())
+        order = tuple(blocks.get(id(c), -1) for c in self._order)
+        return (type(self), self._hybrid_mode(), config, tuple(own), children, order)
+
+    def _hybrid_mode(self) -> str:
+        return "forward" if type(self).hybrid_forward is Block.hybrid_forward else "hybrid"
+
+    def structure(self) -> Structure:
+        """The parameters in a fixed order and the cache key of compiled programs."""
+        cached = self._structure
+        if cached is None or cached[0] != structure_epoch():
+            cached = (structure_epoch(), Structure(self))
+            object.__setattr__(self, "_structure", cached)
+        return cached[1]
+
+    # -- the stateful shell -------------------------------------------------------------------
+
+    def collect_params(self, select: str | None = None) -> ParameterDict:
+        """This block's parameters and its children's, state included, in order.
+
+        Args:
+            select: optional regular expression; only parameters whose full name matches it
+                (``re.match``) are returned, e.g. ``'.*weight'``.
+
+        Examples:
+            >>> from dstraight import nn
+            >>> nn.reset_name_counters()
+            >>> net = nn.Sequential()
+            >>> net.add(nn.Dense(3), nn.Dense(1))
+            >>> list(net.collect_params(".*weight"))
+            ['dense0_weight', 'dense1_weight']
+        """
+        collected = self.structure().collected
+        if select is None:
+            return collected
+        names = set(match(select, collected))
+        return collected.select(lambda p: p.name in names)
+
+    def initialize(self, init: Any = None, key: Any = 0, force_reinit: bool = False,
+                   device: jax.Device | None = None, ctx: Any = None) -> None:
+        """Initializes all parameters; see :meth:`ParameterDict.initialize`.
+
+        Parameters whose shape depends on the input are drawn at the first call ``net(x)``, with
+        the key assigned here, so the result does not depend on when that call happens. The key
+        also seeds the random numbers of training-mode calls ``net(x)`` (dropout).
+        """
+        self.collect_params().initialize(init, key=key, force_reinit=force_reinit,
+                                         device=device, ctx=ctx)
+        object.__setattr__(self, "_rng", jax.random.fold_in(_init.as_key(key), 0x5EED))
+
+    def next_key(self) -> jax.Array:
+        """A fresh key from this network's stream (seeded by ``initialize(key=...)``)."""
+        if self._rng is None:
+            object.__setattr__(self, "_rng", jax.random.fold_in(_init.as_key(0), 0x5EED))
+        rng, sub = jax.random.split(self._rng)
+        object.__setattr__(self, "_rng", rng)
+        return sub
+
+    def hybridize(self, active: bool = True, **kwargs: Any) -> None:
+        """Compiles ``net(x)`` with ``jax.jit`` (gluon's ``hybridize``).
+
+        The program is cached by structure; after a change (``add``, a new child or setting)
+        the next call compiles anew. gluon's options (``static_alloc``, ...) are accepted and
+        have no effect: XLA plans memory itself.
+
+        Examples:
+            >>> from dstraight import nn
+            >>> net = nn.Dense(1)
+            >>> net.initialize()
+            >>> net.hybridize()
+            >>> net(jnp.ones((2, 3))).shape
+            (2, 1)
+        """
+        object.__setattr__(self, "_hybridized", bool(active))
+
+    def __call__(self, *inputs: Any) -> Any:
+        binding = current_binding()
+        if binding is not None:
+            return self._forward_in(binding, inputs)
+        return self._shell_call(inputs)
+
+    def _forward_in(self, binding: Binding, inputs: tuple) -> Any:
+        with jax.named_scope(self._local_name):
+            out = self.forward(*inputs)
+        if binding.record is not None:
+            binding.record.append((self, out))
+        return out
+
+    def forward(self, *inputs: Any) -> Any:
+        """The computation; override it (or ``hybrid_forward``) in a subclass."""
+        if self._hybrid_mode() == "hybrid":
+            own = {local: p.data() for local, p in self._reg_params.items()}
+            return self.hybrid_forward(F, *inputs, **own)
+        raise NotImplementedError(f"{type(self).__name__} must implement forward(self, x).")
+
+    def hybrid_forward(self, F: Any, *inputs: Any, **params: Any) -> Any:
+        """MXNet's form of ``forward``: ``F`` is the array namespace, parameters are keywords."""
+        raise NotImplementedError
+
+    def _shell_call(self, inputs: tuple) -> Any:
+        if any(isinstance(x, jax.core.Tracer) for x in jax.tree.leaves(inputs)):
+            raise TypeError(
+                f"{self.name}(x) was called on a traced value (inside jax.jit, jax.grad or "
+                f"vmap). Calling the network object there would bake its current parameters "
+                f"into the program as constants. Use the pure function instead, e.g. "
+                f"jax.jit(lambda params, x: net.apply(params, x))(net.params, x), or "
+                f"net.hybridize() and call net(x) outside jit."
+            )
+        structure = self.structure()
+        inputs = self._place(structure, inputs)
+        training = autograd.is_training()
+        key = self.next_key() if training else None
+        ready = all(p.has_value for p in structure.params + structure.states)
+        if ready and self._hybridized:
+            values = tuple(p.stored() for p in structure.params)
+            states = tuple(p.stored() for p in structure.states)
+            out, new_states = run_compiled(structure.key, values, states, inputs, key, training)
+            for p, v in zip(structure.states, new_states, strict=True):
+                p.set_data(v)
+            return out
+        binding = Binding({}, (), training, key, mode="shell")
+        with bind(binding):
+            out = self._forward_in(binding, inputs)
+        by_id = {id(p): p for p in structure.collected.values()}
+        for pid, value in binding.updates.items():
+            if pid in by_id:
+                by_id[pid].set_data(value)
+        return out
+
+    def _place(self, structure: Structure, inputs: tuple) -> tuple:
+        # only a device chosen in initialize() moves the batch; None leaves JAX's default alone
+        device = next((p._device for p in structure.params if p._device is not None), None)
+        placed = []
+        for x in inputs:
+            if isinstance(x, jax.Array | int | float) or hasattr(x, "__array__"):
+                x = jnp.asarray(x) if device is None else jax.device_put(x, device)
+            placed.append(x)
+        return tuple(placed)
+
+    # -- the pure core ------------------------------------------------------------------------
+
+    def apply(self, params: Params, *inputs: Any, key: Any = None, training: bool = False,
+              state: Params | None = None, return_state: bool = False) -> Any:
+        """The forward pass as a pure function of ``params`` (a pytree like ``net.params``).
+
+        Args:
+            params: the parameter values, shaped like ``net.params``.
+            *inputs: the inputs of ``forward``.
+            key: a ``jax.random`` key (or int seed) for layers that draw random numbers in
+                training mode (dropout); needed only then.
+            training: layers behave as in training (dropout on, BatchNorm on batch statistics).
+            state: the state values (BatchNorm's running statistics) shaped like ``net.state``;
+                default: the network's stored state.
+            return_state: return ``(outputs, new_state)``, the state as the pass updated it.
+
+        Examples:
+            >>> from dstraight import nn
+            >>> net = nn.Dense(1, in_units=2)
+            >>> net.initialize("ones")
+            >>> net.apply(net.params, jnp.array([[1.0, 2.0]])).tolist()
+            [[3.0]]
+        """
+        structure = self.structure()
+        values = _values_from_tree(structure.param_paths, params, "params", self.name)
+        if state is None:
+            states = tuple(p.stored() for p in structure.states)
+        else:
+            states = _values_from_tree(structure.state_paths, state, "state", self.name)
+        if key is not None and not isinstance(key, jax.Array):
+            key = _init.as_key(key)
+        out, new_states = run(structure.key, values, states, inputs, key, training)
+        if return_state:
+            return out, nest(zip(structure.state_paths, new_states, strict=True))
+        return out
+
+    def param_shapes(self, *in_shapes: Sequence[int]) -> tuple[Any, Params]:
+        """The output shape and every parameter's shape for inputs of ``in_shapes``; pure.
+
+        Works before ``initialize()`` and before the first call: the forward pass runs on
+        abstract values only (``jax.eval_shape``).
+
+        Examples:
+            >>> from dstraight import nn
+            >>> net = nn.Dense(4)
+            >>> net.param_shapes((2, 3))
+            ((2, 4), {'weight': (3, 4), 'bias': (4,)})
+        """
+        out, shapes, _ = trace_shapes(self, [jax.ShapeDtypeStruct(tuple(s), jnp.float32)
+                                             for s in in_shapes])
+        out_shape = jax.tree.map(lambda a: tuple(a.shape), out)
+        return out_shape, shapes
+
+    def init_params(self, key: Any, in_shape: Sequence[int],
+                    init: Any = None) -> tuple[Any, Params]:
+        """Draws a fresh parameter pytree for inputs of ``in_shape`` (stax's ``init_fun``).
+
+        Pure: the stored parameters are neither read nor changed. With the same ``key`` and
+        ``init`` it gives the values that ``initialize`` and a first call ``net(x)`` give.
+        """
+        out_shape, shapes = self.param_shapes(in_shape)
+        default = _init.create(init if init is not None else _init.Uniform())
+        key = _init.as_key(key)
+        flat = dict(flatten_tree(shapes))
+        collected = self.collect_params()
+        values = []
+        for i, (name, param) in enumerate(collected.items()):
+            path = collected.path(name)
+            if param.kind != "param":
+                continue
+            own = param.init is not None and init is None
+            chosen = param.init if own else default
+            value = chosen(jax.random.fold_in(key, i), flat[path], param.dtype)
+            values.append((path, jnp.asarray(value, param.dtype)))
+        return out_shape, nest(values)
+
+    # -- saving -------------------------------------------------------------------------------
+
+    def save_parameters(self, filename: str) -> None:
+        """Saves every parameter (state included) by full name to an ``.npz`` file.
+
+        The file is written to a temporary name and renamed, so an interrupted save never
+        leaves a half-written file. Load it with :meth:`load_parameters`.
+        """
+        self.collect_params().save(filename)
+
+    def load_parameters(self, filename: str, device: jax.Device | None = None,
+                        allow_missing: bool = False, ignore_extra: bool = False,
+                        ctx: Any = None) -> None:
+        """Loads parameters saved by :meth:`save_parameters`, matched by full name.
+
+        Raises:
+            ValueError: naming every missing, unexpected or wrongly shaped parameter.
+        """
+        self.collect_params().load(filename, allow_missing=allow_missing,
+                                   ignore_extra=ignore_extra)
+        device = device if device is not None else ctx
+        if device is not None:
+            self.collect_params().reset_device(device)
+
+    def save_params(self, filename: str) -> None:
+        """MXNet 1.x's older name of :meth:`save_parameters`."""
+        self.save_parameters(filename)
+
+    def load_params(self, filename: str, **kwargs: Any) -> None:
+        """MXNet 1.x's older name of :meth:`load_parameters`."""
+        self.load_parameters(filename, **kwargs)
+
+    # -- display ------------------------------------------------------------------------------
+
+    def summary(self, *inputs: Any) -> None:
+        """Prints each layer's output shape and parameter count (``dstraight.viz.summary``)."""
+        from ..viz import summary
+
+        summary(self, *inputs)
+
+    def __repr__(self) -> str:
+        if not self._children:
+            return f"{type(self).__name__}(name={self.name!r})"
+        lines = [f"  ({k}): {c!r}".replace("\n", "\n  ") for k, c in self._children.items()]
+        return "\n".join([f"{type(self).__name__}(", *lines, ")"])
+
+
+class HybridBlock(Block):
+    """gluon's ``HybridBlock``: every block here can be compiled, so this is ``Block``."""
+
+
+def _values_from_tree(paths: tuple, tree: Any, what: str, owner: str) -> tuple:
+    if not isinstance(tree, Mapping):
+        raise TypeError(
+            f"{owner}.apply: {what} must be a pytree of dicts like net.{what}, got "
+            f"{type(tree).__name__}."
+        )
+    flat = dict(flatten_tree(tree))
+    missing = [path_str(p) for p in paths if p not in flat]
+    extra = [path_str(p) for p in flat if p not in set(paths)]
+    if missing or extra:
+        raise ValueError(
+            f"{owner}.apply: {what} does not match the network's parameters: missing {missing}, "
+            f"unexpected {extra}. Pass a pytree shaped like net.{what}."
+        )
+    return tuple(flat[p] for p in paths)
+
+
+# -- the one pure function behind apply, hybridize and the trainers ---------------------------
+
+
+def run(skey: StructureKey, values: tuple, states: tuple, inputs: tuple, key: Any,
+        training: bool) -> tuple[Any, tuple]:
+    """Runs the network of ``skey`` on ``values`` (its params in structure order); pure.
+
+    Returns:
+        ``(outputs, new_states)``: the outputs of ``forward`` and the state values after the
+        pass (unchanged outside training).
+    """
+    block = skey.block()
+    structure = block.structure()
+    if structure.key != skey:
+        raise RuntimeError(
+            f"{block.name} changed while one of its compiled programs was in use; call it again."
+        )
+    ids = {id(p): v for p, v in zip(structure.params, values, strict=True)}
+    ids.update({id(p): v for p, v in zip(structure.states, states, strict=True)})
+    binding = Binding(ids, structure.params + structure.states, training, key, mode="apply")
+    with bind(binding):
+        out = block._forward_in(binding, tuple(inputs))
+    new_states = tuple(binding.updates.get(id(p), v)
+                       for p, v in zip(structure.states, states, strict=True))
+    return out, new_states
+
+
+run_compiled = jax.jit(run, static_argnums=(0, 5))
+
+
+def trace_shapes(block: Block, inputs: Sequence[Any],
+                 record: list | None = None) -> tuple[Any, Params, tuple]:
+    """Runs ``block`` abstractly; returns output structs, parameter shapes and state shapes.
+
+    Parameters without values get abstract ones of the shape the layers infer; nothing stored
+    changes.
+    """
+    collected = block.collect_params()
+    binding = Binding({}, tuple(collected.values()), False, None, mode="shapes")
+    binding.record = record
+
+    def forward(*xs):
+        with bind(binding):
+            return block._forward_in(binding, xs)
+
+    out = jax.eval_shape(forward, *inputs)
+    shapes = []
+    for name, p in collected.items():
+        shape = binding.shapes.get(id(p), p.shape)
+        if None in shape:
+            raise ValueError(
+                f"The forward pass did not fix the shape {shape} of parameter '{name}'."
+            )
+        shapes.append((collected.path(name), tuple(shape), p.kind))
+    params = nest((path, shape) for path, shape, kind in shapes if kind == "param")
+    states = tuple(shape for _, shape, kind in shapes if kind == "state")
+    return out, params, states
+
+
+class _F:
+    """The ``F`` of ``hybrid_forward``: ``jax.nn`` and ``jax.numpy`` by name, MXNet spellings too."""
+
+    _aliases: dict[str, Callable] = {
+        "Activation": lambda x, act_type: _activation_fn(act_type)(x),
+        "FullyConnected": lambda x, weight, bias=None, num_hidden=None, no_bias=False,
+        flatten=True: _fully_connected(x, weight, bias, flatten),
+        "broadcast_add": jnp.add,
+        "broadcast_sub": jnp.subtract,
+        "broadcast_mul": jnp.multiply,
+        "broadcast_div": jnp.divide,
+        "softrelu": jax.nn.softplus,
+        "flatten": lambda x: x.reshape(x.shape[0], -1),
+        "Flatten": lambda x: x.reshape(x.shape[0], -1),
+    }
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self._aliases:
+            return self._aliases[name]
+        for namespace in (jax.nn, jnp):
+            if hasattr(namespace, name):
+                return getattr(namespace, name)
+        raise AttributeError(
+            f"F.{name} is not available: F holds jax.numpy and jax.nn functions (e.g. F.dot, "
+            f"F.relu, F.tanh); write the operation with those."
+        )
+
+
+def _fully_connected(x: Any, weight: Any, bias: Any, flatten: bool) -> Any:
+    # MXNet's FullyConnected stores the weight as (units, in_units)
+    x = x.reshape(x.shape[0], -1) if flatten else x
+    y = x @ weight.T
+    return y if bias is None else y + bias
+
+
+def _activation_fn(name: str) -> Callable:
+    from .basic import activation_function
+
+    return activation_function(name)
+
+
+#: The array namespace handed to ``hybrid_forward``.
+F = _F()
+
+
+def count(shape: Sequence[int]) -> int:
+    """The number of values of an array of ``shape``."""
+    return math.prod(shape)
