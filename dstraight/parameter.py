@@ -321,7 +321,7 @@ class Parameter:
                 stacklevel=2,
             )
             return
-        if init is None or (self.kind == "state" and self.init is not None):
+        if init is None:
             init = self.init if self.init is not None else default_init
         self.start_init(_init.create(init), _init.as_key(key), _check_device(device))
 
@@ -666,8 +666,7 @@ class ParameterDict(Mapping[str, Parameter]):
             if param.is_initialized and not force_reinit:
                 skipped.append(param.name)
                 continue
-            own_wins = param.init is not None and (init is None or param.kind == "state")
-            chosen = param.init if own_wins else default
+            chosen = param.init if param.init is not None else default
             # fold_in, unlike split(key, n), does not depend on how many parameters there are
             # (adding a layer leaves the others' values alone)
             param.start_init(chosen, jax.random.fold_in(key, i), device)

@@ -4,6 +4,7 @@ from .dataset import ArrayDataset
 from .idx import read_idx
 from .loader import DataLoader
 from .ndarray_iter import DataBatch, DataDesc, NDArrayIter
+from .protocol import DeviceLoader
 from .sources import DatasetNotFoundError, cache_dir, fetch, fetch_all, load_array, locate
 from .vision import MNIST, FashionMNIST
 
@@ -14,6 +15,7 @@ __all__ = [
     "DataDesc",
     "DataLoader",
     "DatasetNotFoundError",
+    "DeviceLoader",
     "FashionMNIST",
     "NDArrayIter",
     "cache_dir",

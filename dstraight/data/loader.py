@@ -191,6 +191,16 @@ class DataLoader:
         return self._arrays
 
     @property
+    def data_arrays(self) -> tuple[jax.Array, ...]:
+        """The inputs: every array of the dataset but the last, or the only one."""
+        return self._arrays if len(self._arrays) == 1 else self._arrays[:-1]
+
+    @property
+    def label_arrays(self) -> tuple[jax.Array, ...]:
+        """The labels: the dataset's last array when it has two or more, else none."""
+        return () if len(self._arrays) == 1 else self._arrays[-1:]
+
+    @property
     def last_pad(self) -> int:
         """Padding at the end of the last row of ``full``: always 0 (DataLoader never pads)."""
         return 0

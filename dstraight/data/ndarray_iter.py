@@ -352,6 +352,16 @@ class NDArrayIter:
         return self._arrays
 
     @property
+    def data_arrays(self) -> tuple[jax.Array, ...]:
+        """The data arrays, in ``provide_data`` order."""
+        return tuple(a for _, a in self._data)
+
+    @property
+    def label_arrays(self) -> tuple[jax.Array, ...]:
+        """The label arrays, in ``provide_label`` order (empty without labels)."""
+        return tuple(a for _, a in self._label)
+
+    @property
     def last_pad(self) -> int:
         """How many trailing entries of the last row of ``full`` are padding ('pad' mode only)."""
         if self.last_batch_handle != "pad":

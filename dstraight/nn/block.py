@@ -484,9 +484,12 @@ class Block(metaclass=_BlockMeta):
             return self._forward_in(binding, inputs)
         return self._shell_call(inputs)
 
-    def _forward_in(self, binding: Binding, inputs: tuple) -> Any:
-        with jax.named_scope(self._local_name):
+    def _forward_in(self, binding: Binding, inputs: tuple, root: bool = False) -> Any:
+        if root:  # scopes name the layers inside, relative to the network called
             out = self.forward(*inputs)
+        else:
+            with jax.named_scope(self._local_name):
+                out = self.forward(*inputs)
         if binding.record is not None:
             binding.record.append((self, out))
         return out
@@ -523,9 +526,17 @@ class Block(metaclass=_BlockMeta):
             for p, v in zip(structure.states, new_states, strict=True):
                 p.set_data(v)
             return out
+        if not ready:
+            missing = [p.name for p in structure.collected.values() if not p.is_initialized]
+            if missing:
+                raise ValueError(
+                    f"Parameters {missing} of {self.name} have not been initialized. Call "
+                    f"net.initialize() (or net.collect_params().initialize()) before the first "
+                    f"forward pass."
+                )
         binding = Binding({}, (), training, key, mode="shell")
         with bind(binding):
-            out = self._forward_in(binding, inputs)
+            out = self._forward_in(binding, inputs, root=True)
         by_id = {id(p): p for p in structure.collected.values()}
         for pid, value in binding.updates.items():
             if pid in by_id:
@@ -612,8 +623,7 @@ class Block(metaclass=_BlockMeta):
             path = collected.path(name)
             if param.kind != "param":
                 continue
-            own = param.init is not None and init is None
-            chosen = param.init if own else default
+            chosen = param.init if param.init is not None else default
             value = chosen(jax.random.fold_in(key, i), flat[path], param.dtype)
             values.append((path, jnp.asarray(value, param.dtype)))
         return out_shape, nest(values)
@@ -707,7 +717,7 @@ def run(skey: StructureKey, values: tuple, states: tuple, inputs: tuple, key: An
     ids.update({id(p): v for p, v in zip(structure.states, states, strict=True)})
     binding = Binding(ids, structure.params + structure.states, training, key, mode="apply")
     with bind(binding):
-        out = block._forward_in(binding, tuple(inputs))
+        out = block._forward_in(binding, tuple(inputs), root=True)
     new_states = tuple(binding.updates.get(id(p), v)
                        for p, v in zip(structure.states, states, strict=True))
     return out, new_states
@@ -729,7 +739,7 @@ def trace_shapes(block: Block, inputs: Sequence[Any],
 
     def forward(*xs):
         with bind(binding):
-            return block._forward_in(binding, xs)
+            return block._forward_in(binding, xs, root=True)
 
     out = jax.eval_shape(forward, *inputs)
     shapes = []

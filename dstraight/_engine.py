@@ -1,0 +1,508 @@
+"""The one loop engine: every training, evaluation and prediction path of ``dstraight``.
+
+``Trainer.step``, ``Trainer.fused_step``, ``Trainer.fit_epoch``, ``Module.fit/score/predict``
+and ``metric.evaluate`` are thin calls into :func:`train_epoch`, :func:`train_step`,
+:func:`apply_gradients`, :func:`evaluate` and :func:`predict`. A loader that follows
+:class:`dstraight.data.DeviceLoader` has each epoch run as one compiled ``jax.lax.scan`` over its
+index table (the compiled programs are in :mod:`dstraight._programs`); any other iterable of
+batches runs one compiled step per batch. Evaluation and prediction visit every example once, in
+dataset order, whatever the loader's shuffling or last-batch mode.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import weakref
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import _programs as P
+from .data.protocol import DeviceLoader
+from .nn.block import Block
+
+__all__ = ["EpochResult", "Optimizing", "apply_gradients", "evaluate", "predict",
+           "train_epoch", "train_step"]
+
+
+@dataclasses.dataclass
+class Optimizing:
+    """What the engine needs of a trainer: the optimizer and the values it trains.
+
+    ``params`` are the trainable :class:`~dstraight.parameter.Parameter` objects in the
+    trainer's order; ``opt_state`` is the optax state over the tuple of their values (None until
+    the first update); ``tx_key`` identifies the optimizer's configuration for the caches.
+    """
+
+    tx: Any
+    tx_key: Any
+    params: tuple
+    opt_state: Any = None
+
+    def values(self) -> tuple:
+        return tuple(p.stored() for p in self.params)
+
+    def state_for(self, values: tuple) -> Any:
+        if self.opt_state is None:
+            self.opt_state = self.tx.init(values)
+        return self.opt_state
+
+    def commit(self, values: tuple, opt_state: Any) -> None:
+        for p, v in zip(self.params, values, strict=True):
+            p.set_data(v)
+        self.opt_state = opt_state
+
+
+@dataclasses.dataclass
+class EpochResult:
+    """The host values of one epoch: loss sum and count over the finite steps, skipped steps."""
+
+    loss_sum: float
+    count: float
+    bad_steps: int
+    steps: int
+
+    @property
+    def mean_loss(self) -> float:
+        return self.loss_sum / self.count if self.count else float("nan")
+
+
+# -- host side ----------------------------------------------------------------------------------
+
+
+def rewind(data: Any) -> None:
+    """Starts a new pass over an MXNet-style iterator (they stop at the end until ``reset()``)."""
+    if hasattr(data, "reset") and hasattr(data, "provide_data"):
+        data.reset()
+
+
+def missing_labels() -> ValueError:
+    return ValueError(
+        "This needs labels, but the data has none; build the iterator with labels, e.g. "
+        "NDArrayIter(X, y, batch_size) or DataLoader(ArrayDataset(X, y), batch_size)."
+    )
+
+
+def unpack_batch(batch: Any) -> tuple[tuple, Any, int]:
+    """``(inputs, label, pad)`` from a DataBatch (``.data``/``.label``) or an ``(X, y)`` pair."""
+    if hasattr(batch, "data") and isinstance(batch.data, list | tuple):
+        label = batch.label[0] if batch.label else None
+        return tuple(batch.data), label, int(getattr(batch, "pad", 0) or 0)
+    if isinstance(batch, list | tuple) and len(batch) == 2:
+        return (batch[0],), batch[1], 0
+    if isinstance(batch, list | tuple) and len(batch) == 1:
+        return (batch[0],), None, 0
+    if isinstance(batch, np.ndarray | jax.Array):
+        return (batch,), None, 0
+    raise TypeError(
+        f"Expected batches that are (data, label) pairs or DataBatch objects, got "
+        f"{type(batch).__name__}."
+    )
+
+
+def device_arrays(data: Any, need_label: bool) -> tuple[tuple, int]:
+    """The device arrays of a fast-path loader, inputs first, and the number of inputs."""
+    inputs, labels = tuple(data.data_arrays), tuple(data.label_arrays)
+    if need_label and not labels:
+        raise missing_labels()
+    if len(labels) > 1:
+        raise ValueError(
+            f"The loader provides {len(labels)} label arrays; the losses and metrics here take "
+            f"one. Combine them into one array or train with a loop of your own."
+        )
+    return inputs + (labels if need_label else ()), len(inputs)
+
+
+def zero_acc(spec: Any, label_spec: Any, pred_spec: Any) -> tuple:
+    zero = jnp.zeros((), jnp.float32)
+    stats = tuple(
+        jax.tree.map(lambda s: jnp.zeros(s.shape, jnp.float32),
+                     jax.eval_shape(m.obj.stats, label_spec, pred_spec))
+        for m in spec.metrics)
+    return (zero, zero, zero, stats)
+
+
+def deliver(metrics: Sequence[Any], stats: Sequence[Any]) -> None:
+    """Adds the host values of accumulated statistics to the metrics."""
+    for m, st in zip(metrics, stats, strict=True):
+        m.add_stats(*[np.asarray(v) for v in st])
+
+
+def traceable(metric: Any, label_spec: Any, pred_spec: Any) -> bool:
+    """Whether ``metric.stats`` works on traced values (a ``feval`` of NumPy code may not)."""
+    if not getattr(metric, "jittable", True):
+        return False
+    try:
+        jax.eval_shape(metric.stats, label_spec, pred_spec)
+    except Exception:  # anything that fails on tracers means "update eagerly"
+        return False
+    return True
+
+
+def spec_of(x: Any) -> jax.ShapeDtypeStruct:
+    return jax.ShapeDtypeStruct(tuple(np.shape(x)), getattr(x, "dtype", np.asarray(x).dtype))
+
+
+def order_rows(n: int, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every example once, in dataset order: full batches and a short last one."""
+    k = n // batch_size
+    idx = np.arange(n, dtype=np.int32)
+    return idx[: k * batch_size].reshape(k, batch_size), idx[k * batch_size:]
+
+
+def iterate(data: Any) -> Iterable:
+    rewind(data)
+    return iter(data)
+
+
+def divergence_message(where: str, bad: int, total: int, lr: str = "") -> str:
+    return (
+        f"The training loss or its gradient was not finite (NaN or inf) in {bad} of {total} "
+        f"steps {where}. Those steps were skipped, so the parameters hold their last finite "
+        f"values. Likely causes: a learning rate too large{lr} (try ten times smaller), labels "
+        f"outside 0..C-1 for a classification loss, or NaN/inf values in the data."
+    )
+
+
+
+
+
+
+# -- shapes and labels, checked where the values are concrete ---------------------------------
+
+_labels_checked: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def ensure_shapes(net: Block, inputs: tuple) -> None:
+    """Runs the shell once on ``inputs`` if deferred shapes are still unknown."""
+    structure = net.structure()
+    if not all(p.has_value for p in structure.params + structure.states):
+        net(*inputs)
+
+
+def check_labels_once(loss_fn: Any, data: Any, label: Any, num_outputs: int) -> None:
+    """Class-id labels are checked against the number of classes once per loader.
+
+    Inside the compiled loop a label outside ``0..C-1`` cannot raise; here, on the host, the
+    loss is called once on the distinct label values, where it checks them.
+    """
+    if not getattr(loss_fn, "sparse_label", False) or not callable(loss_fn):
+        return
+    seen = _labels_checked.setdefault(data, set()) if _weakable(data) else set()
+    if num_outputs in seen:
+        return
+    values = np.unique(np.asarray(label))
+    loss_fn(jnp.zeros((len(values), num_outputs), jnp.float32), jnp.asarray(values))
+    seen.add(num_outputs)
+
+
+def _weakable(obj: Any) -> bool:
+    try:
+        weakref.ref(obj)
+    except TypeError:
+        return False
+    return True
+
+
+def _out_spec(spec: Any, net: Block, inputs: tuple) -> Any:
+    structure = net.structure()
+    values = tuple(p.stored() for p in structure.params)
+    states = tuple(p.stored() for p in structure.states)
+    return jax.eval_shape(lambda v, s, x: P.run(spec.net, v, s, x, None, False)[0], values,
+                          states, tuple(spec_of(x) for x in inputs))
+
+
+# -- training -------------------------------------------------------------------------------------
+
+
+def train_epoch(net: Block, loss_fn: Callable, data: Any, opt: Optimizing,
+                metrics: Sequence[Any] = (), points: Sequence[int] = (),
+                on_point: Callable[[int], None] | None = None,
+                on_batch: Callable[[int], None] | None = None) -> EpochResult:
+    """Trains one epoch; parameters, state and ``opt.opt_state`` are committed at the end.
+
+    Args:
+        points: batch indices after which ``on_point(nbatch)`` is called, with the parameters
+            and metrics committed up to that batch (the batches in between stay compiled).
+        on_batch: called after every batch (this runs the epoch batch by batch).
+    """
+    if isinstance(data, DeviceLoader) and on_batch is None:
+        return _train_device_epoch(net, loss_fn, data, opt, metrics, points, on_point)
+    return _train_iterated(net, loss_fn, data, opt, metrics, on_batch)
+
+
+def _carry(net: Block, spec: Any, opt: Optimizing, acc: tuple) -> tuple[tuple, tuple]:
+    structure = net.structure()
+    values = tuple(p.stored() for p in structure.params)
+    trainable = opt.values()
+    carry = (trainable, tuple(p.stored() for p in structure.states), opt.state_for(trainable), acc)
+    return carry, P.split_values(spec, values)
+
+
+def _commit(net: Block, opt: Optimizing, carry: tuple) -> None:
+    trainable, states, opt_state, _ = carry
+    opt.commit(trainable, opt_state)
+    for p, v in zip(net.structure().states, states, strict=True):
+        p.set_data(v)
+
+
+def _deliver_acc(metrics: Sequence[Any], acc: tuple) -> tuple[float, float, int]:
+    loss_sum, count, bad, stats = jax.device_get(acc)
+    deliver(metrics, stats)
+    return float(loss_sum), float(count), int(bad)
+
+
+def _train_device_epoch(net, loss_fn, data, opt, metrics, points, on_point) -> EpochResult:
+    arrays, n_data = device_arrays(data, need_label=True)
+    rewind(data)
+    full, rest = data.epoch_indices()
+    total = int(full.shape[0]) + (1 if rest.shape[0] else 0)
+    if total == 0:
+        raise ValueError("The loader yielded no batch in this epoch; it holds no data.")
+    sample = tuple(a[: data.batch_size] for a in arrays)
+    ensure_shapes(net, sample[:n_data])
+    spec0 = P.make_spec(net, loss_fn, (), opt.tx, opt.tx_key, opt.params)
+    pred_spec = _out_spec(spec0, net, sample[:n_data])
+    check_labels_once(loss_fn, data, arrays[n_data], pred_spec.shape[-1])
+    label_spec = spec_of(sample[n_data])
+    eager = [m for m in metrics if not traceable(m, label_spec, pred_spec)]
+    if eager:  # a feval that needs NumPy values: batch by batch, updated on the host
+        return _train_iterated(net, loss_fn, data, opt, metrics, None, rows=(full, rest))
+    spec = P.make_spec(net, loss_fn, metrics, opt.tx, opt.tx_key, opt.params)
+    carry, frozen = _carry(net, spec, opt, zero_acc(spec, label_spec, pred_spec))
+    key = net.next_key()
+    nfull = int(full.shape[0])
+    stops = sorted({p for p in points if p < total})
+    if stops and stops[0] < nfull:
+        full = np.asarray(jax.device_get(full))  # slicing on the host costs no dispatch
+    start, chunk = 0, 0
+    for stop in [*[p for p in stops if p < nfull], None]:
+        end = nfull if stop is None else stop + 1
+        if end > start:
+            carry = P.train_rows(spec, frozen, carry, arrays, n_data, full[start:end],
+                                 jax.random.fold_in(key, chunk))
+            chunk += 1
+            start = end
+        if stop is not None:
+            carry = _report(net, opt, metrics, carry, on_point, stop)
+    if rest.shape[0]:
+        carry = P.train_rows(spec, frozen, carry, arrays, n_data, rest[None],
+                             jax.random.fold_in(key, chunk))
+        if nfull in stops:
+            carry = _report(net, opt, metrics, carry, on_point, nfull)
+    _commit(net, opt, carry)
+    loss_sum, count, bad = _deliver_acc(metrics, carry[3])
+    return EpochResult(loss_sum, count, bad, total)
+
+
+def _report(net, opt, metrics, carry, on_point, nbatch) -> tuple:
+    """Commits what the epoch did so far, hands the metrics their sums, calls back."""
+    _commit(net, opt, carry)
+    trainable, states, opt_state, acc = carry
+    loss_sum, count, bad, stats = acc
+    deliver(metrics, jax.device_get(stats))
+    acc = (loss_sum, count, bad, jax.tree.map(jnp.zeros_like, stats))
+    if on_point is not None:
+        on_point(nbatch)
+    return (trainable, states, opt.opt_state, acc)
+
+
+def _batches_from_rows(data: Any, rows: tuple) -> Iterable:
+    arrays = tuple(data.data_arrays) + tuple(data.label_arrays)
+    n_data = len(data.data_arrays)
+    full, rest = rows
+    tables = [full[i] for i in range(full.shape[0])] + ([rest] if rest.shape[0] else [])
+    for idx in tables:
+        batch = [jnp.take(a, idx, axis=0) for a in arrays]
+        yield tuple(batch[:n_data]), batch[n_data], 0
+
+
+def _train_iterated(net, loss_fn, data, opt, metrics, on_batch, rows=None) -> EpochResult:
+    batches = (_batches_from_rows(data, rows) if rows is not None
+               else (unpack_batch(b) for b in iterate(data)))
+    carry = spec = frozen = eager = None
+    steps = 0
+    key = None
+    for steps, (inputs, y, _) in enumerate(batches, start=1):
+        if y is None:
+            raise missing_labels()
+        inputs = tuple(jnp.asarray(x) for x in inputs)
+        if carry is None:
+            ensure_shapes(net, inputs)
+            spec0 = P.make_spec(net, loss_fn, (), opt.tx, opt.tx_key, opt.params)
+            pred_spec = _out_spec(spec0, net, inputs)
+            label_spec = spec_of(y)
+            eager = [m for m in metrics if not traceable(m, label_spec, pred_spec)]
+            compiled = [m for m in metrics if m not in eager]
+            spec = P.make_spec(net, loss_fn, compiled, opt.tx, opt.tx_key, opt.params)
+            carry, frozen = _carry(net, spec, opt, zero_acc(spec, label_spec, pred_spec))
+            key = net.next_key()
+        carry, out, _ = P.train_batch(spec, frozen, carry, inputs, y,
+                                      jax.random.fold_in(key, steps))
+        for m in eager:
+            m.update([y], [out])
+        if on_batch is not None:
+            carry = _report(net, opt, [m for m in metrics if m not in eager], carry,
+                            lambda nb: on_batch(nb), steps - 1)
+    if carry is None:
+        raise ValueError(
+            "The loader yielded no batch. An MXNet-style iterator that was consumed must be "
+            "reset() first; a DataLoader must not be empty."
+        )
+    _commit(net, opt, carry)
+    loss_sum, count, bad = _deliver_acc([m for m in metrics if m not in eager], carry[3])
+    return EpochResult(loss_sum, count, bad, steps)
+
+
+class StepRunner:
+    """One compiled training step at a time (``Trainer.fused_step``), programs cached."""
+
+    def __init__(self, net: Block, loss_fn: Callable, opt: Optimizing):
+        self.net, self.loss_fn, self.opt = net, loss_fn, opt
+        self._spec: Any = None
+        self._acc: Any = None
+        self._key: Any = None
+        self._count = 0
+
+    def __call__(self, inputs: tuple, y: Any) -> tuple[jax.Array, jax.Array]:
+        """Trains on one batch; returns ``(mean loss, finite flag)`` as device scalars."""
+        net = self.net
+        inputs = tuple(jnp.asarray(x) for x in inputs)
+        ensure_shapes(net, inputs)
+        structure = net.structure()
+        spec = self._spec
+        if spec is None or spec.net != structure.key:
+            spec = self._spec = P.make_spec(net, self.loss_fn, (), self.opt.tx, self.opt.tx_key,
+                                            self.opt.params)
+            zero = jnp.zeros((), jnp.float32)
+            self._acc = (zero, zero, zero, ())
+            self._key = net.next_key()
+        carry, frozen = _carry(net, spec, self.opt, self._acc)
+        self._count += 1
+        carry, _, mean_loss = P.train_batch(spec, frozen, carry, inputs, jnp.asarray(y),
+                                            jax.random.fold_in(self._key, self._count))
+        _commit(net, self.opt, carry)
+        return mean_loss, carry[3][2] == 0
+
+
+def apply_gradients(opt: Optimizing, grads: tuple, scale: float) -> jax.Array:
+    """One optimizer update from gradients; returns the device flag "the gradients were finite"."""
+    values = opt.values()
+    state = opt.state_for(values)
+    new, new_state, ok = P.apply_grads(P.Static(opt.tx, opt.tx_key), values, state, grads,
+                                       np.float32(scale))
+    opt.commit(new, new_state)
+    return ok
+
+
+# -- evaluation and prediction --------------------------------------------------------------------
+
+
+def evaluate(net: Block, data: Any, metrics: Sequence[Any]) -> None:
+    """Adds the statistics of ``net`` (prediction mode) over every example of ``data``."""
+    structure = net.structure()
+    if isinstance(data, DeviceLoader):
+        arrays, n_data = device_arrays(data, need_label=True)
+        sample = tuple(a[: data.batch_size] for a in arrays)
+        ensure_shapes(net, sample[:n_data])
+        structure = net.structure()
+        spec0 = P.make_spec(net)
+        pred_spec = _out_spec(spec0, net, sample[:n_data])
+        label_spec = spec_of(sample[n_data])
+        rows, tail = order_rows(int(arrays[0].shape[0]), data.batch_size)
+        compiled = [m for m in metrics if traceable(m, label_spec, pred_spec)]
+        values = tuple(p.stored() for p in structure.params)
+        states = tuple(p.stored() for p in structure.states)
+        if compiled:
+            spec = P.make_spec(net, metrics=compiled)
+            acc = zero_acc(spec, label_spec, pred_spec)[3]
+            for table in (rows, tail[None]):
+                if table.size:
+                    acc = P.eval_rows(spec, values, states, acc, arrays, n_data, table)
+            deliver(compiled, jax.device_get(acc))
+        eager = [m for m in metrics if m not in compiled]
+        if eager:
+            out = predict(net, data)
+            for m in eager:
+                m.update([arrays[n_data]], [out])
+        return
+    seen = False
+    for batch in iterate(data):
+        inputs, y, pad = unpack_batch(batch)
+        if y is None:
+            raise missing_labels()
+        seen = True
+        if pad:
+            inputs, y = tuple(x[: len(x) - pad] for x in inputs), y[: len(y) - pad]
+        inputs, y = tuple(jnp.asarray(x) for x in inputs), jnp.asarray(y)
+        ensure_shapes(net, inputs)
+        structure = net.structure()
+        spec0 = P.make_spec(net)
+        pred_spec = _out_spec(spec0, net, inputs)
+        compiled = [m for m in metrics if traceable(m, spec_of(y), pred_spec)]
+        values = tuple(p.stored() for p in structure.params)
+        states = tuple(p.stored() for p in structure.states)
+        if compiled:
+            spec = P.make_spec(net, metrics=compiled)
+            acc = zero_acc(spec, spec_of(y), pred_spec)[3]
+            deliver(compiled, jax.device_get(P.eval_batch(spec, values, states, acc, inputs, y)))
+        eager = [m for m in metrics if m not in compiled]
+        if eager:
+            out, _ = P.run_compiled(spec0.net, values, states, inputs, None, False)
+            for m in eager:
+                m.update([y], [out])
+    if not seen:
+        raise ValueError(
+            "The data yielded no batches. An MXNet-style iterator that was consumed must be "
+            "reset() first; a DataLoader must not be empty."
+        )
+
+
+def predict(net: Block, data: Any) -> Any:
+    """The outputs of ``net`` (prediction mode), one per example, in dataset order."""
+    if isinstance(data, np.ndarray | jax.Array):
+        data = jnp.asarray(data)
+        ensure_shapes(net, (data,))
+        structure = net.structure()
+        out, _ = P.run_compiled(structure.key, tuple(p.stored() for p in structure.params),
+                                tuple(p.stored() for p in structure.states), (data,), None,
+                                False)
+        return out
+    if isinstance(data, DeviceLoader):
+        arrays = tuple(data.data_arrays)
+        ensure_shapes(net, tuple(a[: data.batch_size] for a in arrays))
+        structure = net.structure()
+        spec = P.make_spec(net)
+        values = tuple(p.stored() for p in structure.params)
+        states = tuple(p.stored() for p in structure.states)
+        rows, tail = order_rows(int(arrays[0].shape[0]), data.batch_size)
+        outputs = []
+        if rows.size:
+            out = P.predict_rows(spec, values, states, arrays, rows)
+            outputs.append(jax.tree.map(lambda o: o.reshape(-1, *o.shape[2:]), out))
+        if tail.size:
+            out = P.predict_rows(spec, values, states, arrays, tail[None])
+            outputs.append(jax.tree.map(lambda o: o[0], out))
+        return _concat(outputs)
+    outputs = []
+    for batch in iterate(data):
+        inputs, _, pad = unpack_batch(batch)
+        inputs = tuple(jnp.asarray(x) for x in inputs)
+        ensure_shapes(net, inputs)
+        structure = net.structure()
+        out, _ = P.run_compiled(structure.key, tuple(p.stored() for p in structure.params),
+                                tuple(p.stored() for p in structure.states), inputs, None,
+                                False)
+        outputs.append(jax.tree.map(lambda o: o[: o.shape[0] - pad], out) if pad else out)
+    if not outputs:
+        raise ValueError("The data yielded no batch; there is nothing to predict.")
+    return _concat(outputs)
+
+
+def _concat(outputs: list) -> Any:
+    if len(outputs) == 1:
+        return outputs[0]
+    return jax.tree.map(lambda *parts: jnp.concatenate(parts), *outputs)
