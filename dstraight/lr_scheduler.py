@@ -279,4 +279,3 @@ class CosineScheduler(LRScheduler):
             self.max_update - self.warmup_steps
         )
         return self.final_lr + (self.base_lr - self.final_lr) * (1 + xp.cos(math.pi * done)) / 2
-
