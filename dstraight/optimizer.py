@@ -1,0 +1,507 @@
+"""Optimizers by gluon's names, as optax transformations that follow MXNet's update rules.
+
+``create('sgd', {'learning_rate': 0.1, 'momentum': 0.9})`` returns an :class:`Optimizer`: the
+optax ``GradientTransformation`` in ``.tx``, plus what a trainer needs to read and change the
+learning rate and to save the state. The rules are MXNet 1.x's, which differ from optax's
+defaults in ways a reader can see in a training curve:
+
+* SGD and NAG (and centered RMSProp) keep the learning rate *inside* the momentum buffer:
+  ``mom = momentum * mom - lr * g``, ``w += mom``. A new learning rate scales only the new
+  contributions; ``optax.sgd`` multiplies the whole buffer by the current rate.
+* ``rescale_grad`` multiplies the gradient first, ``clip_gradient`` then clips it elementwise.
+  Weight decay ``wd * w`` is added after the clip in sgd, nag, adagrad and adadelta, before it in
+  adam and rmsprop, and is decoupled from the moments in adamw.
+* Adam's bias correction multiplies the learning rate, with ``epsilon`` added to ``sqrt(v)``;
+  AdaGrad's and RMSProp's ``epsilon`` sits inside the square root.
+
+The learning rate is injected with ``optax.inject_hyperparams``: it is
+``state.hyperparams['learning_rate']``, read by a compiled step as data, so
+:meth:`Optimizer.set_learning_rate` changes it without recompiling. A ``lr_scheduler`` (a gluon
+scheduler from :mod:`dstraight.lr_scheduler` or any optax schedule) recomputes it every update.
+
+Examples:
+    >>> import jax.numpy as jnp
+    >>> from dstraight import optimizer
+    >>> opt = optimizer.create("sgd", {"learning_rate": 0.1, "momentum": 0.9})
+    >>> params = {"w": jnp.array([1.0])}
+    >>> state = opt.init(params)
+    >>> updates, state = opt.tx.update({"w": jnp.array([2.0])}, state, params)
+    >>> round(float(updates["w"][0]), 6)  # mom = 0.9 * 0 - 0.1 * 2
+    -0.2
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from dstraight._checks import real
+from dstraight.lr_scheduler import LRScheduler
+
+__all__ = ["Optimizer", "create", "state_from_arrays", "state_to_arrays"]
+
+# Each optimizer's own hyperparameters, with MXNet's names and defaults.
+_OWN: dict[str, dict[str, Any]] = {
+    "sgd": {"learning_rate": 0.01, "momentum": 0.0},
+    "nag": {"learning_rate": 0.01, "momentum": 0.0},
+    "adam": {"learning_rate": 0.001, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8},
+    "adagrad": {"learning_rate": 0.01, "eps": 1e-7},
+    "rmsprop": {
+        "learning_rate": 0.001,
+        "gamma1": 0.9,
+        "gamma2": 0.9,
+        "epsilon": 1e-8,
+        "centered": False,
+    },
+    # MXNet 1.x's AdaDelta has no learning rate; 1.0 reproduces it and keeps the rate injectable
+    "adadelta": {"learning_rate": 1.0, "rho": 0.9, "epsilon": 1e-5},
+    # MXNet's AdamW (decoupled decay, scaled by the bias-corrected rate)
+    "adamw": {"learning_rate": 0.001, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-6},
+}
+_COMMON = {"wd": 0.0, "clip_gradient": None, "rescale_grad": 1.0, "lr_scheduler": None}
+_DEFAULTS = {name: {**own, **_COMMON} for name, own in _OWN.items()}
+_UNIT = ("momentum", "beta1", "beta2", "gamma1", "gamma2", "rho")  # decay rates: [0, 1)
+_POSITIVE = ("epsilon", "eps", "rescale_grad")
+
+
+def _as_dict(optimizer_params: Any) -> dict[str, Any]:
+    if optimizer_params is None:
+        return {}
+    try:
+        return dict(optimizer_params)  # MXNet style: (('learning_rate', 0.1), ('momentum', 0.9))
+    except (TypeError, ValueError):
+        raise TypeError(
+            "optimizer_params must be a dict or a sequence of (name, value) pairs, e.g. "
+            f"{{'learning_rate': 0.1}}, got {optimizer_params!r}."
+        ) from None
+
+
+def _checked(name: str, given: Mapping[str, Any]) -> dict[str, Any]:
+    """The full hyperparameters of optimizer ``name``: defaults, overridden and checked."""
+    unknown = sorted(set(given) - set(_DEFAULTS[name]), key=str)
+    if unknown:
+        raise ValueError(
+            f"Unknown optimizer_params {unknown} for {name!r}. Valid parameters: "
+            f"{', '.join(_DEFAULTS[name])}."
+        )
+    hp = {**_DEFAULTS[name], **given}
+    where = f"Optimizer {name!r}: parameter "
+    for key, value in hp.items():
+        if key in ("learning_rate", "wd"):
+            hp[key] = real(value, key, low=0.0, where=where)
+        elif key in _UNIT:
+            hp[key] = real(value, key, low=0.0, high=1.0, where=where)
+        elif key in _POSITIVE:
+            hp[key] = real(value, key, low=0.0, low_inclusive=False, where=where)
+        elif key == "clip_gradient" and value is not None:
+            try:
+                hp[key] = real(value, key, low=0.0, low_inclusive=False, where=where)
+            except ValueError as error:
+                raise ValueError(f"{error} Use clip_gradient=None to turn clipping off.") from None
+        elif key == "centered" and not isinstance(value, bool | np.bool_):
+            raise TypeError(f"{where}centered must be True or False, got {value!r}.")
+        elif key == "lr_scheduler" and value is not None and not callable(value):
+            raise TypeError(
+                f"{where}lr_scheduler must be a scheduler such as lr_scheduler.FactorScheduler("
+                f"step=100, factor=0.5) or an optax schedule, got {type(value).__name__}."
+            )
+    if isinstance(hp["lr_scheduler"], LRScheduler) and "learning_rate" in given:
+        hp["lr_scheduler"] = hp["lr_scheduler"].with_base_lr(hp["learning_rate"])  # as MXNet
+    elif hp["lr_scheduler"] is not None and "learning_rate" in given:
+        raise ValueError(
+            f"{where}learning_rate={given['learning_rate']} cannot be combined with an optax "
+            "schedule, which holds its own rates: scale the schedule instead, e.g. "
+            "optax.exponential_decay(init_value=0.1, ...)."
+        )
+    return hp
+
+
+# -- MXNet's update rules as optax pieces ---------------------------------------------------------
+
+
+class MomentumState(NamedTuple):
+    """The momentum buffer of sgd, nag and centered rmsprop (MXNet's ``mom`` / ``delta``)."""
+
+    mom: Any
+
+
+def _momentum(learning_rate: Any, momentum: float, nesterov: bool) -> optax.GradientTransformation:
+    """``-lr * g`` accumulated MXNet's way, with the learning rate inside the buffer."""
+
+    def init(params):
+        if not momentum:  # no buffer at all, not a buffer multiplied by zero
+            return optax.EmptyState()
+        return MomentumState(jax.tree.map(jnp.zeros_like, params))
+
+    def update(updates, state, params=None):
+        del params
+        step = jax.tree.map(lambda g: -learning_rate * g, updates)
+        if not momentum:
+            return step, state
+        mom = jax.tree.map(lambda m, s: momentum * m + s, state.mom, step)
+        if nesterov:  # MXNet's NAG: w += momentum * mom - lr * g, with the new mom
+            return jax.tree.map(lambda m, s: momentum * m + s, mom, step), MomentumState(mom)
+        return mom, MomentumState(mom)
+
+    return optax.GradientTransformation(init, update)
+
+
+class AdamState(NamedTuple):
+    """Adam's update count and moments (MXNet's ``mean`` and ``var``)."""
+
+    count: jax.Array
+    mean: Any
+    var: Any
+
+
+def _adam(b1: float, b2: float, eps: float, decoupled_wd: float) -> optax.GradientTransformation:
+    """``sqrt(1 - b2**t) / (1 - b1**t) * (m / (sqrt(v) + eps) + decoupled_wd * w)``."""
+
+    def init(params):
+        zeros = jax.tree.map(jnp.zeros_like, params)
+        return AdamState(jnp.zeros([], jnp.int32), zeros, zeros)
+
+    def update(updates, state, params=None):
+        count = state.count + 1
+        mean = jax.tree.map(lambda m, g: b1 * m + (1 - b1) * g, state.mean, updates)
+        var = jax.tree.map(lambda v, g: b2 * v + (1 - b2) * g * g, state.var, updates)
+        t = count.astype(jnp.float32)
+        # MXNet corrects the learning rate, so epsilon is added to the uncorrected sqrt(v)
+        correction = jnp.sqrt(1 - b2**t) / (1 - b1**t)
+        step = jax.tree.map(lambda m, v: m / (jnp.sqrt(v) + eps), mean, var)
+        if decoupled_wd:
+            if params is None:
+                raise ValueError("adamw's weight decay needs the parameters: update(g, s, params).")
+            step = jax.tree.map(lambda d, w: d + decoupled_wd * w, step, params)
+        step = jax.tree.map(lambda d: correction.astype(d.dtype) * d, step)
+        return step, AdamState(count, mean, var)
+
+    return optax.GradientTransformation(init, update)
+
+
+def _factory(name: str, hp: Mapping[str, Any]) -> Callable[[Any], optax.GradientTransformation]:
+    """``learning_rate -> GradientTransformation`` for ``optax.inject_hyperparams``."""
+    wd, clip = hp["wd"], hp["clip_gradient"]
+    wd_before_clip = name in ("adam", "rmsprop")
+
+    def factory(learning_rate):
+        parts = []
+        if hp["rescale_grad"] != 1.0:
+            parts.append(optax.scale(hp["rescale_grad"]))
+        if wd and wd_before_clip:
+            parts.append(optax.add_decayed_weights(wd))
+        if clip is not None:
+            parts.append(optax.clip(clip))  # elementwise, like MXNet's clip_gradient
+        descend = optax.scale(-learning_rate)
+        if name in ("sgd", "nag"):
+            if wd:
+                parts.append(optax.add_decayed_weights(wd))
+            parts.append(_momentum(learning_rate, hp["momentum"], nesterov=name == "nag"))
+        elif name in ("adam", "adamw"):
+            decoupled = wd if name == "adamw" else 0.0
+            parts += [_adam(hp["beta1"], hp["beta2"], hp["epsilon"], decoupled), descend]
+        elif name == "adagrad":
+            parts.append(optax.scale_by_rss(initial_accumulator_value=0.0, eps=hp["eps"]))
+            if wd:  # MXNet: w -= lr * (g / sqrt(history + eps) + wd * w)
+                parts.append(optax.add_decayed_weights(wd))
+            parts.append(descend)
+        elif name == "adadelta":
+            parts.append(optax.scale_by_adadelta(rho=hp["rho"], eps=hp["epsilon"]))
+            if wd:
+                parts.append(optax.add_decayed_weights(wd))
+            parts.append(descend)
+        elif hp["centered"]:  # Graves' RMSProp: the step goes through a momentum buffer
+            parts.append(optax.scale_by_stddev(decay=hp["gamma1"], eps=hp["epsilon"]))
+            parts.append(_momentum(learning_rate, hp["gamma2"], nesterov=False))
+        else:  # Tieleman & Hinton's RMSProp
+            parts.append(optax.scale_by_rms(decay=hp["gamma1"], eps=hp["epsilon"]))
+            parts.append(descend)
+        return optax.chain(*parts)
+
+    return factory
+
+
+# -- the Optimizer --------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Optimizer:
+    """An optax transformation with its learning rate made readable and settable.
+
+    Attributes:
+        tx: the optax ``GradientTransformation``; its state is what ``init`` returns.
+        name: the gluon name (``'sgd'``...), or ``None`` for a transformation given as is.
+        learning_rate: the base rate: the constant rate, a gluon scheduler's ``base_lr``, an
+            optax schedule's value at count 0; ``None`` if ``tx`` has no injected rate.
+        scheduler: the ``lr_scheduler`` in use (with ``base_lr`` replaced by the
+            ``learning_rate`` given with it), or ``None``.
+        hyperparams: all hyperparameters with MXNet's names, defaults filled in (read-only).
+    """
+
+    tx: optax.GradientTransformation
+    name: str | None = None
+    learning_rate: float | None = None
+    scheduler: Callable[[Any], Any] | None = None
+    hyperparams: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    def init(self, params: Any) -> Any:
+        """The initial optimizer state for ``params`` (``self.tx.init(params)``)."""
+        return self.tx.init(params)
+
+    def get_learning_rate(self, state: Any) -> float:
+        """The learning rate in ``state``.
+
+        With a gluon scheduler this is MXNet's ``trainer.learning_rate``: the scheduler at the
+        number of updates made so far, ``sched(k)`` after ``k`` updates (the rate of the last
+        one; update ``k`` used ``sched(k)``). With an optax schedule it is ``schedule(k)``, the
+        rate of the next update in optax's count. With a constant rate it is that rate; for a
+        transformation given as is, the value its state holds.
+
+        Raises:
+            ValueError: if ``state`` holds no injected learning rate.
+
+        Examples:
+            >>> from dstraight import optimizer
+            >>> from dstraight.lr_scheduler import FactorScheduler
+            >>> sched = FactorScheduler(step=1, factor=0.5, base_lr=1.0)
+            >>> opt = optimizer.create("sgd", {"lr_scheduler": sched})
+            >>> state = opt.init({})
+            >>> for _ in range(3):
+            ...     _, state = opt.tx.update({}, state, {})
+            >>> opt.get_learning_rate(state)  # updates 1, 2, 3 used 1.0, 0.5, 0.25
+            0.25
+        """
+        hyperparams = self._hyperparams(state)
+        if self.scheduler is not None:
+            return float(self.scheduler(int(state.count)))
+        return float(hyperparams["learning_rate"])
+
+    def set_learning_rate(self, state: Any, lr: float) -> Any:
+        """A copy of ``state`` whose following updates use ``lr``; ``state`` is left as it was.
+
+        The new value is an array of the old one's dtype and shape, so a compiled step that
+        takes the state as an argument runs again without recompiling. With SGD momentum the
+        buffer keeps what earlier rates put into it (MXNet's rule).
+
+        Raises:
+            ValueError: if ``lr`` is negative or not finite, if the rate follows a schedule
+                (MXNet raises there too: build the optimizer with the scheduler you want), or
+                if the state holds no injected learning rate.
+
+        Examples:
+            >>> from dstraight import optimizer
+            >>> opt = optimizer.create("adam")
+            >>> state = opt.set_learning_rate(opt.init({}), 0.01)
+            >>> round(opt.get_learning_rate(state), 6)
+            0.01
+        """
+        lr = real(lr, "learning_rate", low=0.0)
+        hyperparams = self._hyperparams(state)
+        injected_schedule = "learning_rate" in getattr(state, "hyperparams_states", {})
+        if self.scheduler is not None or injected_schedule:
+            follows = f"lr_scheduler={self.scheduler!r}" if self.scheduler else "a schedule"
+            raise ValueError(
+                f"The learning rate follows {follows} and would be overwritten at the next "
+                "update (MXNet refuses too). Create the optimizer with the schedule you want "
+                "instead, e.g. create('sgd', {'learning_rate': 0.05, 'lr_scheduler': sched})."
+            )
+        old = jnp.asarray(hyperparams["learning_rate"])
+        new = jnp.asarray(lr, dtype=old.dtype).reshape(old.shape)
+        return state._replace(hyperparams={**hyperparams, "learning_rate": new})
+
+    def _hyperparams(self, state: Any) -> Mapping[str, Any]:
+        hyperparams = getattr(state, "hyperparams", None)
+        if not (isinstance(hyperparams, Mapping) and "learning_rate" in hyperparams):
+            raise ValueError(
+                "This optimizer state holds no learning rate. Build the transformation with "
+                "optax.inject_hyperparams, e.g. optax.inject_hyperparams(optax.sgd)"
+                f"(learning_rate=0.1), and pass its own state (got {type(state).__name__})."
+            )
+        return hyperparams
+
+
+def _foreign(tx: Any) -> Optimizer:
+    """An Optimizer around a transformation built elsewhere: its rate is read from its state."""
+    try:  # injected hyperparameters do not depend on the parameters' shapes
+        probe = tx.init({})
+    except Exception:  # a transformation that needs real parameters to initialise
+        probe = None
+    hyperparams = getattr(probe, "hyperparams", None)
+    lr = None
+    if isinstance(hyperparams, Mapping) and "learning_rate" in hyperparams:
+        lr = float(hyperparams["learning_rate"])
+    return Optimizer(tx=tx, learning_rate=lr)
+
+
+def create(
+    optimizer: str | optax.GradientTransformation | Optimizer,
+    optimizer_params: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None,
+) -> Optimizer:
+    """The optimizer called ``optimizer`` in gluon, with ``optimizer_params`` in MXNet's names.
+
+    Args:
+        optimizer: ``'sgd'``, ``'nag'``, ``'adam'``, ``'adagrad'``, ``'rmsprop'``,
+            ``'adadelta'`` or ``'adamw'`` (any case); or an optax transformation (or an
+            :class:`Optimizer`), used as is.
+        optimizer_params: a dict or (name, value) pairs. All optimizers take ``learning_rate``,
+            ``wd``, ``clip_gradient``, ``rescale_grad`` and ``lr_scheduler``; sgd and nag
+            ``momentum``; adam and adamw ``beta1``, ``beta2``, ``epsilon``; adagrad ``eps``;
+            rmsprop ``gamma1``, ``gamma2``, ``epsilon``, ``centered``; adadelta ``rho``,
+            ``epsilon``. Missing ones take MXNet's defaults. Given both, ``learning_rate``
+            becomes the scheduler's ``base_lr``.
+
+    Returns:
+        An :class:`Optimizer`; its ``tx`` has the learning rate injected.
+
+    Raises:
+        ValueError: for an unknown name or parameter, a value outside its range (rates and
+            ``wd`` >= 0, decay rates in [0, 1), ``epsilon`` and ``clip_gradient`` > 0), NaN or
+            infinity, or parameters given with a transformation.
+        TypeError: for a value that is not a number (a bool included) or a bad ``optimizer``.
+
+    Examples:
+        >>> from dstraight import optimizer
+        >>> opt = optimizer.create("Adam", (("learning_rate", 0.01),))
+        >>> opt.name, opt.learning_rate, opt.hyperparams["beta2"]
+        ('adam', 0.01, 0.999)
+    """
+    if isinstance(optimizer, str):
+        name = optimizer.lower()
+        if name not in _DEFAULTS:
+            raise ValueError(
+                f"Unknown optimizer {optimizer!r}. Valid names: {', '.join(_DEFAULTS)}; or pass "
+                "an optax GradientTransformation, e.g. optax.lion(1e-4)."
+            )
+        hp = _checked(name, _as_dict(optimizer_params))
+        schedule = hp["lr_scheduler"]
+        if schedule is None:
+            rate, base = hp["learning_rate"], hp["learning_rate"]
+        elif isinstance(schedule, LRScheduler):
+            # MXNet asks the scheduler after counting the update: update k uses sched(k)
+            rate, base = (lambda count: schedule(count + 1)), schedule.base_lr
+        else:
+            rate, base = schedule, float(schedule(0))
+        tx = optax.inject_hyperparams(_factory(name, hp))(learning_rate=rate)
+        return Optimizer(tx, name, base, schedule, types.MappingProxyType(hp))
+    if _as_dict(optimizer_params):
+        raise ValueError(
+            "optimizer_params only apply to optimizer names such as 'sgd'; an optax "
+            f"transformation already holds its hyperparameters (got {optimizer_params!r})."
+        )
+    if isinstance(optimizer, Optimizer):
+        return optimizer
+    if callable(getattr(optimizer, "init", None)) and callable(getattr(optimizer, "update", None)):
+        return _foreign(optimizer)
+    raise TypeError(
+        f"optimizer must be a name ({', '.join(_DEFAULTS)}) or an optax GradientTransformation, "
+        f"got {type(optimizer).__name__}."
+    )
+
+
+# -- saving and loading the state -----------------------------------------------------------------
+
+
+def _key(path: tuple) -> str:
+    parts = []
+    for entry in path:
+        for attr in ("key", "name", "idx"):  # DictKey / FlattenedIndexKey, GetAttrKey, SequenceKey
+            if hasattr(entry, attr):
+                parts.append(str(getattr(entry, attr)))
+                break
+        else:
+            parts.append(str(entry))
+    return "/".join(parts)
+
+
+def _flat(state: Any) -> tuple[dict[str, Any], Any]:
+    leaves, treedef = jax.tree_util.tree_flatten_with_path(state)
+    flat: dict[str, Any] = {}
+    for path, leaf in leaves:
+        key = _key(path)
+        if key in flat:
+            raise ValueError(
+                f"Two entries of the optimizer state are both named {key!r}; rename the "
+                "parameters so that no name contains '/'."
+            )
+        flat[key] = leaf
+    return flat, treedef
+
+
+def state_to_arrays(state: Any) -> dict[str, np.ndarray]:
+    """The leaves of an optimizer state as NumPy arrays, keyed by their path in the state.
+
+    Keys join the path with ``/`` (``'hyperparams/learning_rate'``,
+    ``'inner_state/0/mom/weight'``); they depend only on the optimizer and the parameter names,
+    so ``np.savez(file, **state_to_arrays(state))`` writes a file that
+    ``np.load(file, allow_pickle=False)`` reads back for :func:`state_from_arrays`.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> from dstraight import optimizer
+        >>> opt = optimizer.create("sgd", {"momentum": 0.9})
+        >>> arrays = optimizer.state_to_arrays(opt.init({"w": jnp.zeros(3)}))
+        >>> sorted(arrays), arrays["inner_state/0/mom/w"].shape
+        (['count', 'hyperparams/learning_rate', 'inner_state/0/mom/w'], (3,))
+    """
+    flat, _ = _flat(state)
+    return {key: np.asarray(leaf) for key, leaf in flat.items()}
+
+
+def state_from_arrays(template_state: Any, arrays: Mapping[str, Any]) -> Any:
+    """A state shaped like ``template_state`` with the values of ``arrays``.
+
+    Args:
+        template_state: a state of the same optimizer and parameters, e.g. ``opt.init(params)``;
+            it is not modified.
+        arrays: what :func:`state_to_arrays` returned, or the ``np.load`` of its ``.npz``.
+
+    Returns:
+        The new state; each array goes where the template's leaf was (same device/sharding).
+
+    Raises:
+        ValueError: naming every missing, unexpected or mismatched (shape or dtype) key.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> from dstraight import optimizer
+        >>> opt = optimizer.create("adam")
+        >>> state = opt.init({"w": jnp.zeros(2)})
+        >>> arrays = optimizer.state_to_arrays(state)
+        >>> arrays["inner_state/0/mean/w"] = arrays["inner_state/0/mean/w"] + 1
+        >>> optimizer.state_from_arrays(state, arrays).inner_state[0].mean["w"].tolist()
+        [1.0, 1.0]
+    """
+    flat, treedef = _flat(template_state)
+    problems = [f"missing {key!r}" for key in flat if key not in arrays]
+    problems += [f"unexpected {key!r}" for key in arrays if key not in flat]
+    for key, leaf in flat.items():
+        if key in arrays:
+            got = np.asarray(arrays[key])
+            dtype = leaf.dtype if hasattr(leaf, "dtype") else np.asarray(leaf).dtype
+            want = (tuple(np.shape(leaf)), np.dtype(dtype))
+            if (got.shape, got.dtype) != want:
+                problems.append(
+                    f"{key!r} has shape {got.shape} and dtype {got.dtype}, expected shape "
+                    f"{want[0]} and dtype {want[1]}"
+                )
+    if problems:
+        raise ValueError(
+            "The saved optimizer state does not fit this optimizer and these parameters: "
+            + "; ".join(problems)
+            + ". Load it into the optimizer (name and hyperparameters) and network it was saved "
+            "from."
+        )
+    leaves = []
+    for key, leaf in flat.items():
+        value = np.asarray(arrays[key])
+        leaves.append(
+            jax.device_put(value, leaf.sharding) if isinstance(leaf, jax.Array) else value
+        )
+    return jax.tree_util.tree_unflatten(treedef, leaves)
