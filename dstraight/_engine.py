@@ -25,7 +25,7 @@ from .data.protocol import DeviceLoader
 from .nn.block import Block
 
 __all__ = ["EpochResult", "Optimizing", "apply_gradients", "evaluate", "predict",
-           "train_epoch", "train_step"]
+           "StepRunner", "train_epoch"]
 
 
 @dataclasses.dataclass
@@ -71,6 +71,16 @@ class EpochResult:
 
 
 # -- host side ----------------------------------------------------------------------------------
+
+
+def trace_count() -> int:
+    """How many times the engine's programs were traced (compiled) in this process."""
+    return P.trace_count()
+
+
+def is_device_loader(data: Any) -> bool:
+    """Whether ``data`` follows :class:`dstraight.data.DeviceLoader` (compiled epochs)."""
+    return isinstance(data, DeviceLoader)
 
 
 def rewind(data: Any) -> None:
@@ -226,7 +236,8 @@ def train_epoch(net: Block, loss_fn: Callable, data: Any, opt: Optimizing,
 
     Args:
         points: batch indices after which ``on_point(nbatch)`` is called, with the parameters
-            and metrics committed up to that batch (the batches in between stay compiled).
+            and metrics committed up to that batch (the batches in between stay compiled); or a
+            function of the epoch's number of batches that returns them.
         on_batch: called after every batch (this runs the epoch batch by batch).
     """
     if isinstance(data, DeviceLoader) and on_batch is None:
@@ -275,7 +286,7 @@ def _train_device_epoch(net, loss_fn, data, opt, metrics, points, on_point) -> E
     carry, frozen = _carry(net, spec, opt, zero_acc(spec, label_spec, pred_spec))
     key = net.next_key()
     nfull = int(full.shape[0])
-    stops = sorted({p for p in points if p < total})
+    stops = sorted({p for p in (points(total) if callable(points) else points) if p < total})
     if stops and stops[0] < nfull:
         full = np.asarray(jax.device_get(full))  # slicing on the host costs no dispatch
     start, chunk = 0, 0
@@ -496,7 +507,8 @@ def predict(net: Block, data: Any) -> Any:
         out, _ = P.run_compiled(structure.key, tuple(p.stored() for p in structure.params),
                                 tuple(p.stored() for p in structure.states), inputs, None,
                                 False)
-        outputs.append(jax.tree.map(lambda o: o[: o.shape[0] - pad], out) if pad else out)
+        keep = jax.tree.leaves(out)[0].shape[0] - pad
+        outputs.append(jax.tree.map(lambda o, k=keep: o[:k], out) if pad else out)
     if not outputs:
         raise ValueError("The data yielded no batch; there is nothing to predict.")
     return _concat(outputs)

@@ -10,13 +10,11 @@ the network itself), the loss and metrics by their settings, the optimizer by it
 from __future__ import annotations
 
 import dataclasses
-import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 
 from .nn.block import Block, StructureKey, run, run_compiled

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Sequence
-from functools import partial
 from typing import Any
 
 import jax
@@ -155,6 +154,10 @@ class EvalMetric:
         for label, pred in zip(labels, preds, strict=True):
             total, count = self.stats(label, pred)
             self._add(float(total), float(count))
+
+    def add_stats(self, total: Any, count: Any) -> None:
+        """Adds statistics computed elsewhere (by the compiled loops) to the accumulators."""
+        self._add(float(total), float(count))
 
     def _add(self, total: Any, count: Any) -> None:
         self.sum_metric += total
@@ -534,291 +537,27 @@ def create(metric: Any, *args: Any, **kwargs: Any) -> EvalMetric:
 
 
 # --------------------------------------------------------------------------------------------
-# Compiled evaluation. The helpers below are shared with dstraight.module and dstraight.trainer.
+# Evaluation over a whole loader, through the engine.
 
 
-def _leaves(metric: EvalMetric) -> list[EvalMetric]:
+def leaves(metric: EvalMetric) -> list[EvalMetric]:
+    """The metrics inside a (possibly composite) metric, flattened."""
     if isinstance(metric, CompositeEvalMetric):
-        return [leaf for m in metric.metrics for leaf in _leaves(m)]
+        return [leaf for m in metric.metrics for leaf in leaves(m)]
     return [metric]
 
 
-def _get_state(metric: EvalMetric) -> tuple[jax.Array, ...]:
-    """The four accumulators of a leaf metric as float32 device scalars."""
-    values = (metric.sum_metric, metric.num_inst, metric.global_sum_metric, metric.global_num_inst)
-    return tuple(jnp.asarray(v, jnp.float32) for v in values)
-
-
-def _set_state(metric: EvalMetric, state: Sequence[Any]) -> None:
-    metric.sum_metric, metric.num_inst, metric.global_sum_metric, metric.global_num_inst = state
-
-
-def _accumulate(metric: EvalMetric, state: tuple, label: Any, pred: Any) -> tuple:
-    """Pure: ``state`` plus the statistics of one batch (used inside compiled programs)."""
-    total, count = metric.stats(label, pred)
-    total, count = jnp.asarray(total, jnp.float32), jnp.asarray(count, jnp.float32)
-    local_sum, local_count, global_sum, global_count = state
-    return (local_sum + total, local_count + count, global_sum + total, global_count + count)
-
-
-def _add_stats(metric: EvalMetric, acc: tuple, label: Any, pred: Any) -> tuple:
-    """Pure: ``(sum, count)`` plus the statistics of one batch, as float32."""
-    total, count = metric.stats(label, pred)
-    return (acc[0] + jnp.asarray(total, jnp.float32), acc[1] + jnp.asarray(count, jnp.float32))
-
-
-class _Static:
-    """Hashes a metric by its configuration, a net by identity: jit's static-argument keys."""
-
-    def __init__(self, obj: Any, key: Any):
-        self.obj, self.key = obj, key
-
-    def __hash__(self) -> int:
-        return hash(self.key)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Static) and self.key == other.key
-
-
-def _static_net(net: Any) -> _Static:
-    return _Static(net, ("net", id(net)))
-
-
-def _static_metrics(metrics: Sequence[EvalMetric]) -> _Static:
-    return _Static(tuple(metrics), tuple(m._config() for m in metrics))
-
-
-# Batches per iteration of the compiled loops (jax.lax.scan's ``unroll``); None picks by backend.
-# Measured on linear and softmax regression (H100; 2 CPU cores): on a GPU every loop iteration
-# costs microseconds of its own, and 8 batches per iteration cut an epoch by 20-50%; on a CPU 2
-# gives most of what more unrolling gives (about 18% at batch 64) and compiles about as fast as 1.
-_SCAN_UNROLL: int | None = None
-
-
-def _scan_unroll(num_batches: int) -> int:
-    unroll = _SCAN_UNROLL
-    if unroll is None:
-        unroll = 2 if jax.default_backend() == "cpu" else 8
-    return max(1, min(unroll, num_batches))
-
-
-def _gather(arrays: Sequence[jax.Array], idx: jax.Array) -> list[jax.Array]:
-    # Indices come from the loader and are in range, which spares the gather a bounds check.
-    return [a.at[idx].get(mode="promise_in_bounds") for a in arrays]
-
-
-@partial(jax.jit, static_argnums=(0, 1))
-def _eval_rows(net: _Static, metrics: _Static, params, states, arrays, rows):
-    """Scans the batches ``rows`` (``(k, batch_size)`` indices), summing metric statistics."""
-
-    def body(states, idx):
-        X, y = _gather(arrays, idx)
-        y_hat = net.obj.apply(params, X)
-        new = tuple(
-            _accumulate(m, st, y, y_hat) for m, st in zip(metrics.obj, states, strict=True)
-        )
-        return new, None
-
-    states, _ = jax.lax.scan(body, states, rows, unroll=_scan_unroll(rows.shape[0]))
-    return states
-
-
-@partial(jax.jit, static_argnums=(0, 1))
-def _eval_batch(net: _Static, metrics: _Static, params, states, X, y):
-    y_hat = net.obj.apply(params, X)
-    return tuple(_accumulate(m, st, y, y_hat) for m, st in zip(metrics.obj, states, strict=True))
-
-
-@partial(jax.jit, static_argnums=(0,))
-def _forward(net: _Static, params, X):
-    return net.obj.apply(params, X)
-
-
-@partial(jax.jit, static_argnums=(0,))
-def _forward_rows(net: _Static, params, data, rows):
-    """Predictions for the batches ``rows``, stacked: shape ``(k, batch_size, ...)``."""
-
-    def body(carry, idx):
-        (X,) = _gather((data,), idx)
-        return carry, net.obj.apply(params, X)
-
-    _, out = jax.lax.scan(body, None, rows, unroll=_scan_unroll(rows.shape[0]))
-    return out
-
-
-def _has_fast_path(data: Any) -> bool:
-    """Whether ``data`` follows dstraight.data's fast-path protocol."""
-    return all(hasattr(data, a) for a in ("arrays", "batch_size", "epoch_indices"))
-
-
-def _epoch_rows(data: Any) -> tuple[jax.Array, jax.Array]:
-    """``(rows, tail)``: full batches and one last batch of indices, padding dropped.
-
-    ``tail`` joins what the protocol returns as padding-free part of a padded last row
-    (``NDArrayIter``'s ``last_pad``) and the short ``rest`` batch; it may be empty.
-    """
-    full, rest = data.epoch_indices()
-    pad = int(getattr(data, "last_pad", 0) or 0)
-    if pad and full.shape[0]:
-        keep = full.shape[1] - pad
-        return full[:-1], jnp.concatenate([full[-1, :keep], rest])
-    return full, rest
-
-
-def _unpack_batch(batch: Any) -> tuple[Any, Any, int]:
-    """``(X, y, pad)`` from a DataBatch (``.data``/``.label`` lists) or an ``(X, y)`` pair."""
-    if hasattr(batch, "data") and isinstance(batch.data, list | tuple):
-        label = batch.label[0] if batch.label else None
-        return batch.data[0], label, int(getattr(batch, "pad", 0) or 0)
-    if isinstance(batch, list | tuple) and len(batch) == 2:
-        return batch[0], batch[1], 0
-    if isinstance(batch, list | tuple) and len(batch) == 1:
-        return batch[0], None, 0
-    raise TypeError(
-        f"Expected batches that are (data, label) pairs or DataBatch objects, got "
-        f"{type(batch).__name__}."
-    )
-
-
-def _rewind(data: Any) -> None:
-    """Starts a new pass over an MXNet-style iterator (they stop at the end until ``reset()``)."""
-    if hasattr(data, "reset") and hasattr(data, "provide_data"):
-        data.reset()
-
-
-def _iterate(data: Any) -> Iterable:
-    _rewind(data)
-    return iter(data)
-
-
-def _data_label(data: Any, need_label: bool = True) -> tuple[jax.Array, ...]:
-    """The device arrays of a fast-path loader: ``(data, label)``, or ``(data,)`` if unlabelled."""
-    arrays = tuple(data.arrays)
-    if len(arrays) > 2:
-        raise ValueError(
-            f"Expected a loader with one data array and at most one label array, got "
-            f"{len(arrays)} arrays; combine the inputs into one array."
-        )
-    if need_label and len(arrays) < 2:
-        raise _missing_labels()
-    return arrays
-
-
-def _missing_labels() -> ValueError:
-    return ValueError(
-        "This needs labels, but the data has none; build the iterator with labels, e.g. "
-        "NDArrayIter(X, y, batch_size) or DataLoader(ArrayDataset(X, y), batch_size)."
-    )
-
-
-def _update_eager(metrics: Sequence[EvalMetric], label: Any, pred: Any) -> None:
-    for m in metrics:
-        m.update([label], [pred])
-
-
-def _spec(x: Any) -> jax.ShapeDtypeStruct:
-    dtype = x.dtype if hasattr(x, "dtype") else np.asarray(x).dtype
-    return jax.ShapeDtypeStruct(tuple(np.shape(x)), dtype)
-
-
-def _jittable(metrics: Sequence[EvalMetric], net: Any, params: Any, X: Any, y: Any) -> bool:
-    """Whether every metric's ``stats`` traces for labels like ``y`` and outputs of ``net(X)``.
-
-    ``X`` and ``y`` may be arrays or ``jax.ShapeDtypeStruct`` specs.
-    """
-    if all(m.jittable and not isinstance(m, CustomMetric) for m in metrics):
-        return True
-    label_spec = _spec(y)
-    pred_spec = jax.eval_shape(net.apply, params, _spec(X))
-    return all(
-        m._traceable(label_spec, pred_spec) if isinstance(m, CustomMetric) else m.jittable
-        for m in metrics
-    )
-
-
-def _materialised_params(net: Any, X: Any) -> Any:
-    """``net.params``, running ``net`` on ``X`` first if its shapes are still deferred."""
-    from dstraight.nn import DeferredInitializationError
-
-    try:
-        return net.params
-    except DeferredInitializationError:
-        net(X)  # the shell's first call fixes the shapes
-        return net.params
-
-
-def _run_eval(net: Any, params: Any, data: Any, metric: EvalMetric) -> None:
-    """Adds the statistics of ``net`` over all of ``data`` to ``metric`` (padding dropped).
-
-    ``params=None`` means the net's current parameters (materialised on a first batch if needed).
-    """
-    leaves = _leaves(metric)
-    snet = _static_net(net)
-    if _has_fast_path(data):
-        arrays = _data_label(data)
-        _rewind(data)
-        rows, tail = _epoch_rows(data)
-        sample = arrays[0][: data.batch_size], arrays[1][: data.batch_size]
-        if params is None:
-            params = _materialised_params(net, sample[0])
-        if _jittable(leaves, net, params, *sample):
-            smetrics = _static_metrics(leaves)
-            states = tuple(_get_state(m) for m in leaves)
-            if rows.shape[0]:
-                states = _eval_rows(snet, smetrics, params, states, arrays, rows)
-            if tail.shape[0]:
-                states = _eval_rows(snet, smetrics, params, states, arrays, tail[None])
-            for m, st in zip(leaves, states, strict=True):
-                _set_state(m, [float(v) for v in st])
-        else:
-            # feval needs concrete arrays: predict on the device, update batch by batch.
-            if rows.shape[0]:
-                out = _forward_rows(snet, params, arrays[0], rows)
-                labels = jnp.take(arrays[1], rows, axis=0)
-                for i in range(rows.shape[0]):
-                    _update_eager(leaves, labels[i], out[i])
-            if tail.shape[0]:
-                out = _forward_rows(snet, params, arrays[0], tail[None])[0]
-                _update_eager(leaves, jnp.take(arrays[1], tail, axis=0), out)
-        return
-    seen = False
-    for batch in _iterate(data):
-        X, y, pad = _unpack_batch(batch)
-        if y is None:
-            raise _missing_labels()
-        seen = True
-        if pad:
-            X, y = X[: len(X) - pad], y[: len(y) - pad]
-        X, y = jnp.asarray(X), jnp.asarray(y)
-        if params is None:
-            params = _materialised_params(net, X)
-        if _jittable(leaves, net, params, X, y):
-            states = tuple(_get_state(m) for m in leaves)
-            states = _eval_batch(snet, _static_metrics(leaves), params, states, X, y)
-            for m, st in zip(leaves, states, strict=True):
-                _set_state(m, st)
-        else:
-            _update_eager(leaves, y, _forward(snet, params, X))
-    if not seen:
-        raise ValueError(
-            "The data yielded no batches. An MXNet-style iterator that was consumed must be "
-            "reset() first; a DataLoader must not be empty."
-        )
-    for m in leaves:
-        _set_state(m, [float(v) for v in _get_state(m)])
-
-
 def evaluate(net: Any, data: Any, metric: Any = "accuracy") -> Any:
-    """Evaluates ``net`` on a whole loader or iterator, compiled and batched.
+    """Evaluates ``net`` (in prediction mode) on every example of a loader, compiled and batched.
 
-    When ``data`` follows the fast-path protocol of :mod:`dstraight.data` (``DataLoader``,
-    ``NDArrayIter``), the pass over the data is one compiled ``jax.lax.scan`` that gathers the
-    batches and sums the metric's statistics on the device; it is compiled once per batch shape.
-    Other iterables of ``(X, y)`` pairs are evaluated batch by batch with a compiled step.
-    Padding added by ``NDArrayIter(last_batch_handle='pad')`` is not counted.
+    When ``data`` follows :class:`dstraight.data.DeviceLoader` (``DataLoader``, ``NDArrayIter``),
+    the pass over the data is one compiled ``jax.lax.scan`` that gathers the batches and sums the
+    metric's statistics on the device; it is compiled once per batch shape. Every example counts
+    once, whatever the loader's shuffling or last-batch mode. Other iterables of ``(X, y)`` pairs
+    are evaluated batch by batch with a compiled step (padding of ``DataBatch.pad`` dropped).
 
     Args:
-        net: a block (anything with ``apply(params, x)`` and ``params``).
+        net: a block.
         data: a ``DataLoader``, an ``NDArrayIter`` or an iterable of ``(X, y)`` batches.
         metric: a metric or anything :func:`create` accepts.
 
@@ -834,7 +573,9 @@ def evaluate(net: Any, data: Any, metric: Any = "accuracy") -> Any:
         >>> evaluate(net, [(X, jnp.array([0, 0]))], "acc")
         1.0
     """
+    from . import _engine
+
     metric = create(metric)
     metric.reset()
-    _run_eval(net, None, data, metric)
+    _engine.evaluate(net, data, leaves(metric))
     return metric.get()[1]

@@ -6,12 +6,13 @@ the compiled paths of :class:`dstraight.Trainer` and :mod:`dstraight.metric`:
 
 * with a ``DataLoader`` or ``NDArrayIter`` (device-resident data) each epoch of :meth:`Module.fit`
   is one compiled ``jax.lax.scan`` over the batch indices; the training metric is summed on the
-  device inside it;
+  device inside it (classification losses are scored with accuracy by default, as in MXNet);
 * a batch-end callback with a ``frequent`` attribute (``callback.Speedometer``) splits the epoch
   into compiled chunks of ``frequent`` batches and is called between them; any other batch-end
   callback makes ``fit`` run the compiled step batch by batch;
-* :meth:`Module.predict` and :meth:`Module.score` are compiled scans too, and drop the padding of
-  ``NDArrayIter(last_batch_handle='pad')``.
+* :meth:`Module.predict` and :meth:`Module.score` are compiled scans too; they visit every example
+  once, in dataset order, whatever the iterator's shuffling, padding or last-batch mode, so
+  ``predict`` returns exactly one output per example, in order.
 
 Examples:
     >>> import numpy as np
@@ -33,19 +34,20 @@ from __future__ import annotations
 import copy
 import sys
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from tqdm import tqdm
 
+from dstraight import _engine
 from dstraight import init as _init
 from dstraight import loss as _loss
 from dstraight import metric as _metric
 from dstraight.callback import BatchEndParam
-from dstraight.trainer import Trainer, _zero_acc
+from dstraight.trainer import Trainer
 
 __all__ = ["Module"]
 
@@ -133,6 +135,13 @@ class _Progress:
             self.bar.close()
 
 
+def _is_classification(loss_fn: Any) -> bool:
+    names = ("SoftmaxCrossEntropyLoss", "SigmoidBinaryCrossEntropyLoss", "HingeLoss",
+             "SquaredHingeLoss", "LogisticLoss")
+    classes = tuple(getattr(_loss, n) for n in names if hasattr(_loss, n))
+    return isinstance(loss_fn, classes)
+
+
 class Module:
     """Trains, evaluates and applies a block with MXNet's ``Module`` interface.
 
@@ -196,10 +205,6 @@ class Module:
         if hasattr(data_iter, "provide_data"):
             data = tuple(d.name for d in data_iter.provide_data)
             label = tuple(d.name for d in (getattr(data_iter, "provide_label", None) or []))
-        elif hasattr(data_iter, "data_name"):
-            data = (data_iter.data_name,)
-            label_name = getattr(data_iter, "label_name", None)
-            label = (label_name,) if label_name is not None else ()
         else:
             return  # DataLoader and plain iterables carry no names
         rule = (
@@ -234,20 +239,24 @@ class Module:
 
     # -- parameters -----------------------------------------------------------------------------
 
-    def init_params(
-        self, initializer: Any = None, key: Any = 0, force_init: bool = False
-    ) -> None:
+    def init_params(self, initializer: Any = None, key: Any = 0, force_init: bool = False,
+                    arg_params: Any = None, aux_params: Any = None,
+                    allow_missing: bool = False) -> None:
         """Initializes the network's parameters unless that was done already.
 
-        A network that was initialized by hand keeps its parameters unless ``initializer`` is
-        given or ``force_init`` is true. Otherwise the parameters are drawn from
-        ``initializer``, by default ``init.Uniform(0.01)`` (MXNet's default for ``Module``);
-        biases keep their own initializer (zeros).
+        As in MXNet, once the parameters are initialized a later call (and a later ``fit``)
+        leaves them alone, whatever ``initializer`` it gives, unless ``force_init`` is true;
+        forcing also starts the optimizer afresh. A network initialized by hand keeps its
+        parameters. Otherwise they are drawn from ``initializer``, by default
+        ``init.Uniform(0.01)`` (MXNet's default for ``Module``); biases keep their own
+        initializer (zeros).
 
         Args:
             initializer: an initializer or its name.
             key: ``jax.random`` key or integer seed.
             force_init: draw new values even if the parameters exist.
+            arg_params, aux_params: values by full name to set after initializing (MXNet).
+            allow_missing: with ``arg_params``, draw the parameters it lacks.
 
         Examples:
             >>> from dstraight import Module, nn
@@ -256,25 +265,43 @@ class Module:
             >>> float(abs(model.net.params["weight"]).max()) <= 0.01
             True
         """
-        if self.params_initialized and not force_init and initializer is None:
+        if self.params_initialized and not force_init:
+            if initializer is not None:
+                warnings.warn(
+                    "Parameters already initialized and force_init=False: the initializer is "
+                    "ignored (as in MXNet). Pass force_init=True to draw new values.",
+                    stacklevel=2,
+                )
             return
         params = self.net.collect_params()
         by_hand = all(p.is_initialized for p in params.values())
-        if force_init or initializer is not None or not by_hand:
+        if force_init or not by_hand:
             chosen = initializer if initializer is not None else _init.Uniform(0.01)
             self.net.initialize(chosen, key=key, force_reinit=True, device=self.device)
+            self._trainer = None  # new values: a new optimizer state
+        if arg_params is not None or aux_params is not None:
+            self.set_params(arg_params or {}, aux_params or {}, allow_missing=allow_missing)
         self.params_initialized = True
 
     def get_params(self) -> tuple[dict[str, jax.Array], dict[str, jax.Array]]:
         """Returns ``(arg_params, aux_params)``: name -> value dicts, as MXNet does.
 
-        ``aux_params`` is always empty (no layer here has auxiliary states).
+        ``aux_params`` holds the state (BatchNorm's running statistics).
         """
         params = self.net.collect_params()
-        return {name: p.data() for name, p in params.items()}, {}
+        arg = {n: p.data() for n, p in params.items() if p.kind == "param"}
+        aux = {n: p.data() for n, p in params.items() if p.kind == "state"}
+        return arg, aux
 
-    def _params_for(self, X: Any) -> Any:
-        return _metric._materialised_params(self.net, X)
+    def set_params(self, arg_params: Any, aux_params: Any, allow_missing: bool = False,
+                   force_init: bool = True, allow_extra: bool = False) -> None:
+        """Sets parameter values by full name (MXNet's ``set_params``)."""
+        from dstraight.checkpoint import match_arrays
+
+        values = {**dict(arg_params), **dict(aux_params)}
+        match_arrays(self.net.collect_params(), {k: np.asarray(v) for k, v in values.items()},
+                     "set_params", allow_missing, allow_extra)
+        self.params_initialized = True
 
     # -- training -------------------------------------------------------------------------------
 
@@ -289,6 +316,11 @@ class Module:
             self._trainer_args = args
         return self._trainer
 
+    @property
+    def trainer(self) -> Trainer | None:
+        """The trainer of the last ``fit`` (its optimizer state, learning rate)."""
+        return self._trainer
+
     def fit(
         self,
         train_data: Any,
@@ -296,7 +328,7 @@ class Module:
         optimizer: Any = "sgd",
         optimizer_params: Any = _DEFAULT_OPTIMIZER_PARAMS,
         num_epoch: int = 1,
-        eval_metric: Any = "mse",
+        eval_metric: Any = None,
         initializer: Any = None,
         key: Any = 0,
         batch_end_callback: Any = None,
@@ -319,9 +351,9 @@ class Module:
         Speed: with a ``DataLoader`` or ``NDArrayIter`` the epoch runs as one compiled program
         (compiled at the first epoch, reused after). A batch-end callback with an integer
         ``frequent`` attribute, such as ``callback.Speedometer``, is called after batch 0 and
-        every ``frequent``-th batch, with the batches in between compiled together, so its lines
-        and speeds are those of the compiled epoch. Other batch-end callbacks are called after
-        every batch, with the compiled step run batch by batch.
+        every ``frequent``-th batch, with the batches in between compiled together. Other
+        batch-end callbacks are called after every batch, with the compiled step run batch by
+        batch.
 
         Args:
             train_data: an ``NDArrayIter``, a ``DataLoader`` or an iterable of ``(X, y)``.
@@ -330,7 +362,8 @@ class Module:
             optimizer_params: the optimizer's hyperparameters (dict or ``(name, value)`` pairs).
             num_epoch: train until this epoch (exclusive).
             eval_metric: the training metric: a name, a metric or a function (see
-                ``metric.create``). It is updated in place.
+                ``metric.create``); default ``'acc'`` for classification losses (as MXNet) and
+                ``'mse'`` otherwise. It is updated in place.
             initializer: initializer for a network that is not initialized yet (default
                 ``init.Uniform(0.01)``); see :meth:`init_params`.
             key: ``jax.random`` key or integer seed for the initializer.
@@ -339,13 +372,13 @@ class Module:
                 signature, the block in the place of the symbol), or a list of them.
             validation_metric: the metric for ``eval_data`` (default: like ``eval_metric``).
             begin_epoch: the first epoch's number (to continue an earlier run).
-            force_init: re-initialize the parameters even if they exist.
+            force_init: re-initialize the parameters (and the optimizer) even if they exist.
             progress_bar: ``True`` always shows the bar, ``False`` never, ``None`` on long runs.
 
         Raises:
             ValueError: if the iterator's data or label names differ from the module's.
-            FloatingPointError: if the training loss became NaN or infinite (checked once per
-                epoch); lower the learning rate.
+            FloatingPointError: if the training loss became NaN or infinite; lower the
+                learning rate.
 
         Examples:
             >>> import numpy as np
@@ -369,6 +402,8 @@ class Module:
         self._check_names(train_data, "train_data", need_label=True)
         if eval_data is not None:
             self._check_names(eval_data, "eval_data", need_label=True)
+        if eval_metric is None:
+            eval_metric = "acc" if _is_classification(self.loss) else "mse"
         train_metric = _metric.create(eval_metric)
         if validation_metric is not None:
             val_metric = _metric.create(validation_metric)
@@ -378,14 +413,13 @@ class Module:
         trainer = self._get_trainer(optimizer, optimizer_params)
         batch_callbacks = _as_list(batch_end_callback)
         epoch_callbacks = _as_list(epoch_end_callback)
-        leaves = tuple(_metric._leaves(train_metric))
+        leaves = tuple(_metric.leaves(train_metric))
         bar = _Progress(progress_bar)
         try:
             for epoch in range(begin_epoch, num_epoch):
                 train_metric.reset()
-                nbatches = self._fit_epoch(
-                    trainer, train_data, leaves, train_metric, batch_callbacks, epoch, bar
-                )
+                nbatches = self._fit_epoch(trainer, train_data, leaves, train_metric,
+                                           batch_callbacks, epoch, bar)
                 bar.epoch_done(nbatches * (num_epoch - begin_epoch))
                 for name, value in train_metric.get_global_name_value():
                     bar.write(f"Epoch[{epoch}] Train-{name}={value:.4g}")
@@ -399,149 +433,43 @@ class Module:
         finally:
             bar.close()
 
-    def _fit_epoch(
-        self,
-        trainer: Trainer,
-        train_data: Any,
-        leaves: tuple,
-        train_metric: Any,
-        callbacks: list,
-        epoch: int,
-        bar: Any,
-    ) -> int:
+    def _fit_epoch(self, trainer: Trainer, train_data: Any, leaves: tuple, train_metric: Any,
+                   callbacks: list, epoch: int, bar: Any) -> int:
         """Trains one epoch; returns the number of batches."""
         frequencies = [_frequency(cb) for cb in callbacks]
-        if _metric._has_fast_path(train_data) and all(f is not None for f in frequencies):
-            arrays = _metric._data_label(train_data)
-            bs = train_data.batch_size
-            params = trainer._current_params(self.net, lambda: arrays[0][:bs])
-            specs = [jax.ShapeDtypeStruct((bs, *a.shape[1:]), a.dtype) for a in arrays]
-            if _metric._jittable(leaves, self.net, params, *specs):
-                return self._fit_epoch_compiled(
-                    trainer, train_data, arrays, leaves, train_metric, callbacks, frequencies,
-                    epoch, bar,
-                )
-        return self._fit_epoch_stepwise(trainer, train_data, leaves, train_metric, callbacks,
-                                        epoch, bar)
+        compiled = _engine.is_device_loader(train_data) and all(f is not None
+                                                                for f in frequencies)
+        done = [0]
 
-    def _call_back(self, callbacks: list, epoch: int, nbatch: int, train_metric: Any,
-                   local_vars: dict) -> None:
-        param = BatchEndParam(epoch=epoch, nbatch=nbatch, eval_metric=train_metric,
-                              locals=local_vars)
-        for cb in callbacks:
-            cb(param)
+        def call_back(nbatch: int) -> None:
+            bar.update(nbatch + 1 - done[0])
+            done[0] = nbatch + 1
+            param = BatchEndParam(epoch=epoch, nbatch=nbatch, eval_metric=train_metric,
+                                  locals=locals())
+            for cb in callbacks:
+                cb(param)
 
-    def _fit_epoch_compiled(self, trainer, train_data, arrays, leaves, train_metric, callbacks,
-                            frequencies, epoch, bar) -> int:
-        program = trainer._program(self.net, self.loss, leaves)
-        _metric._rewind(train_data)
-        full, rest = train_data.epoch_indices()
-        nfull = int(full.shape[0])
-        total = nfull + (1 if rest.shape[0] else 0)
-        if total == 0:
-            raise ValueError("train_data yielded no batch in this epoch; it holds no data.")
-        # Batches after which the callbacks run (MXNet numbers them from 0 in every epoch).
-        points = sorted({p for f in frequencies for p in range(0, total, f)})
-        params = trainer._current_params(self.net)
-        state = trainer._ensure_state(params)
-        pending: list = []  # device results not yet added to the metrics
-        loss_total = 0.0
+        if compiled:
+            def points(total: int) -> list[int]:
+                return sorted({p for f in frequencies for p in range(0, total, f)})
 
-        def run(rows):
-            nonlocal params, state
-            params, state, loss_sum, stats = program.rows(params, state, arrays, rows)
-            pending.append((loss_sum, stats))
-            bar.update(rows.shape[0])
-
-        def flush():
-            # one transfer for everything since the last flush, then plain float arithmetic
-            nonlocal loss_total
-            for loss_sum, stats in jax.device_get(pending):
-                loss_total += float(loss_sum)
-                for m, (total_, count) in zip(leaves, stats, strict=True):
-                    m._add(float(total_), float(count))
-            pending.clear()
-
-        def call_back(nbatch):
-            flush()
-            trainer._commit(params, state)
-            self._call_back(callbacks, epoch, nbatch, train_metric, locals())
-
-        start = 0
-        if points and points[0] < nfull:
-            # Slicing the indices on the host costs nothing; on the device every slice would be
-            # one more dispatch per chunk.
-            full = np.asarray(jax.device_get(full))
-        for p in points:
-            if p >= nfull:
-                break
-            run(full[start : p + 1])
-            start = p + 1
-            call_back(p)
-        if start < nfull:
-            run(full[start:] if start else full)
-        if rest.shape[0]:
-            run(rest[None])
-            if nfull in points:
-                call_back(nfull)
-        flush()
-        trainer._commit(params, state)
-        trainer._check_finite(loss_total / (full.size + rest.size), f"in epoch {epoch}")
-        return total
-
-    def _fit_epoch_stepwise(self, trainer, train_data, leaves, train_metric, callbacks, epoch,
-                            bar) -> int:
-        carry = None
-        program = None
-        jittable = True
-        nbatch = -1
-        for nbatch, batch in enumerate(_metric._iterate(train_data)):
-            X, y, _ = _metric._unpack_batch(batch)
-            if y is None:
-                raise _metric._missing_labels()
-            if carry is None:
-                params = trainer._current_params(self.net, X)
-                jittable = _metric._jittable(leaves, self.net, params, X, y)
-                program = trainer._program(self.net, self.loss, leaves if jittable else ())
-                carry = (params, trainer._ensure_state(params),
-                         _zero_acc(leaves if jittable else ()))
-            carry, _, y_hat = program.step(*carry, X, y)
-            if not jittable:
-                _metric._update_eager(leaves, y, y_hat)
-            bar.update(1)
-            if callbacks:
-                params, state, (loss_sum, loss_count, states) = carry
-                trainer._commit(params, state)
-                for m, st in zip(leaves if jittable else (), states, strict=True):
-                    _metric._set_state(m, st)
-                self._call_back(callbacks, epoch, nbatch, train_metric, locals())
-                if jittable:
-                    states = tuple(_metric._get_state(m) for m in leaves)
-                carry = (params, state, (loss_sum, loss_count, states))
-        if carry is None:
-            raise ValueError(
-                "train_data yielded no batch. An MXNet-style iterator that was consumed must be "
-                "reset() first; a DataLoader must not be empty."
-            )
-        self._finish_epoch(trainer, carry, leaves if jittable else (), epoch)
-        return nbatch + 1
-
-    def _finish_epoch(self, trainer: Trainer, carry: tuple, leaves: tuple, epoch: int) -> None:
-        params, state, (loss_sum, loss_count, states) = carry
-        trainer._commit(params, state)
-        loss_sum, loss_count, states = jax.device_get((loss_sum, loss_count, states))
-        for m, st in zip(leaves, states, strict=True):
-            _metric._set_state(m, [float(v) for v in st])
-        trainer._check_finite(float(loss_sum) / float(loss_count), f"in epoch {epoch}")
+            result = trainer.train_epoch(self.net, self.loss, train_data, leaves, points,
+                                         call_back if callbacks else None)
+        else:
+            result = trainer.train_epoch(self.net, self.loss, train_data, leaves,
+                                         on_batch=call_back if callbacks else None)
+        bar.update(result.steps - done[0])
+        return result.steps
 
     # -- inference ------------------------------------------------------------------------------
 
     def predict(self, eval_data: Any) -> jax.Array:
         """Runs the network over all the data and returns the outputs, concatenated.
 
-        Padding added by ``NDArrayIter(last_batch_handle='pad')`` is dropped, so there is one
-        output per example. With a ``DataLoader`` or ``NDArrayIter`` the pass is one compiled
-        scan; an array is passed through the network as one batch.
+        There is exactly one output per example, in dataset order: the iterator's shuffling,
+        padding (``last_batch_handle='pad'``) and last-batch mode (``'discard'``,
+        ``'roll_over'``) are for training and do not apply here. An array is passed through the
+        network as one batch.
 
         Args:
             eval_data: an ``NDArrayIter``, a ``DataLoader``, an iterable of batches, or an array.
@@ -554,41 +482,17 @@ class Module:
             >>> from dstraight import Module, data, nn
             >>> net = nn.Dense(1, in_units=1)
             >>> net.initialize("ones")
-            >>> it = data.NDArrayIter(np.arange(5, dtype=np.float32).reshape(-1, 1), batch_size=2)
+            >>> X = np.arange(5, dtype=np.float32).reshape(-1, 1)
+            >>> it = data.NDArrayIter(X, batch_size=2, shuffle=True)
             >>> Module(net).predict(it)[:, 0].tolist()
             [0.0, 1.0, 2.0, 3.0, 4.0]
         """
-        snet = _metric._static_net(self.net)
-        if isinstance(eval_data, np.ndarray | jax.Array):
-            X = jnp.asarray(eval_data)
-            return _metric._forward(snet, self._params_for(X), X)
-        self._check_names(eval_data, "eval_data", need_label=False)
-        if _metric._has_fast_path(eval_data):
-            data = _metric._data_label(eval_data, need_label=False)[0]
-            params = self._params_for(data[: eval_data.batch_size])
-            _metric._rewind(eval_data)
-            rows, tail = _metric._epoch_rows(eval_data)
-            outputs = []
-            if rows.shape[0]:
-                out = _metric._forward_rows(snet, params, data, rows)
-                outputs.append(out.reshape(-1, *out.shape[2:]))
-            if tail.shape[0]:
-                outputs.append(_metric._forward_rows(snet, params, data, tail[None])[0])
-        else:
-            outputs, params = [], None
-            for batch in _metric._iterate(eval_data):
-                X, _, pad = _metric._unpack_batch(batch)
-                X = jnp.asarray(X)
-                if params is None:
-                    params = self._params_for(X)
-                out = _metric._forward(snet, params, X)
-                outputs.append(out[: out.shape[0] - pad] if pad else out)
-        if not outputs:
-            raise ValueError("eval_data yielded no batch; there is nothing to predict.")
-        return outputs[0] if len(outputs) == 1 else jnp.concatenate(outputs)
+        if not isinstance(eval_data, np.ndarray | jax.Array):
+            self._check_names(eval_data, "eval_data", need_label=False)
+        return _engine.predict(self.net, eval_data)
 
     def score(self, eval_data: Any, eval_metric: Any) -> list[tuple[str, float]]:
-        """Evaluates a metric over all of ``eval_data`` (padding dropped), compiled and batched.
+        """Evaluates a metric over every example of ``eval_data``, compiled and batched.
 
         Args:
             eval_data: an ``NDArrayIter``, a ``DataLoader`` or an iterable of ``(X, y)``.
@@ -611,5 +515,45 @@ class Module:
         self._check_names(eval_data, "eval_data", need_label=True)
         metric = _metric.create(eval_metric)
         metric.reset()
-        _metric._run_eval(self.net, None, eval_data, metric)
+        _engine.evaluate(self.net, eval_data, _metric.leaves(metric))
         return metric.get_name_value()
+
+    # -- checkpoints ----------------------------------------------------------------------------
+
+    def save_checkpoint(self, prefix: str, epoch: int, save_optimizer_states: bool = False) -> None:
+        """Saves ``{prefix}-{epoch:04d}.params`` (and ``.states``), as MXNet names them.
+
+        The files are ``.npz`` archives of plain arrays, written atomically. MXNet also writes
+        the network's symbol; here the network is Python code, passed again to :meth:`load`.
+        """
+        self.net.save_parameters(f"{prefix}-{epoch:04d}.params")
+        if save_optimizer_states:
+            if self._trainer is None:
+                raise ValueError("save_optimizer_states=True, but this Module has not trained "
+                                 "yet, so it has no optimizer state.")
+            self._trainer.save_states(f"{prefix}-{epoch:04d}.states")
+
+    @classmethod
+    def load(cls, prefix: str, epoch: int, net: Any = None, load_optimizer_states: bool = False,
+             optimizer: Any = "sgd", optimizer_params: Any = _DEFAULT_OPTIMIZER_PARAMS,
+             **kwargs: Any) -> Module:
+        """A Module whose network holds the parameters saved by :meth:`save_checkpoint`.
+
+        Args:
+            prefix, epoch: as given to ``save_checkpoint``.
+            net: the network, built as the saved one was (same layers, same names).
+            load_optimizer_states: also restore the optimizer state of ``optimizer``.
+            **kwargs: passed to ``Module(net, ...)`` (``loss``, ``label_names``, ...).
+        """
+        if net is None:
+            raise TypeError(
+                "Module.load needs the network: MXNet rebuilds it from the saved symbol, but a "
+                "dstraight network is Python code. Build it as before and pass net=..."
+            )
+        module = cls(net, **kwargs)
+        net.load_parameters(f"{prefix}-{epoch:04d}.params")
+        module.params_initialized = True
+        if load_optimizer_states:
+            trainer = module._get_trainer(optimizer, optimizer_params)
+            trainer.load_states(f"{prefix}-{epoch:04d}.states")
+        return module

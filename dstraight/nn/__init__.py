@@ -34,7 +34,7 @@ from .basic import (
     Sequential,
     Swish,
 )
-from .block import F, Block, HybridBlock, reset_name_counters
+from .block import Block, F, HybridBlock, reset_name_counters
 from .conv import AvgPool2D, Conv2D, GlobalAvgPool2D, GlobalMaxPool2D, MaxPool2D
 from .norm import BatchNorm, Dropout, LayerNorm
 

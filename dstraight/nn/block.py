@@ -197,9 +197,9 @@ class _Declarer:
 
     def __getattr__(self, name: str) -> Any:
         raise AttributeError(
-            f"Inside __init__, self.params only declares parameters (self.params.get(name, "
-            f"shape=...)); after construction net.params is the pytree of values. Use "
-            f"net.collect_params() for the Parameter objects."
+            "Inside __init__, self.params only declares parameters (self.params.get(name, "
+            "shape=...)); after construction net.params is the pytree of values. Use "
+            "net.collect_params() for the Parameter objects."
         )
 
 
