@@ -695,7 +695,8 @@ def _obtain(
     remote = spec.file(key)
     owned = cache_dir() / spec.name
     dest_dir = Path(root).expanduser() if root is not None else owned
-    _remove_stale_parts(dest_dir, remote.filename)
+    for folder in {dest_dir, owned}:  # downloads go to either, depending on `root`
+        _remove_stale_parts(folder, remote.filename)
     looked_in: list[str] = []
     rejected: list[tuple[Path, os.stat_result]] = []  # copies in the cache that did not verify
     found = None
