@@ -443,7 +443,10 @@ class _Watchdog:
     def describe(self, received: int, total: int | None) -> str:
         elapsed = time.monotonic() - self.start
         if not received:
-            return f"timed out: no data within {elapsed:.1f} s (timeout={self.timeout:g})"
+            return (
+                f"timed out, the mirror is too slow: no file data within {elapsed:.1f} s "
+                f"(timeout={self.timeout:g})"
+            )
         got = f"{received} of {total} bytes" if total is not None else f"{received} bytes"
         return (
             f"timed out, the mirror is too slow: {got} in {elapsed:.1f} s, behind the minimum "
@@ -531,7 +534,9 @@ def _download_to(url: str, out, desc: str, timeout: float, progress: bool) -> No
 def _lock(f) -> None:
     """Mark ``f`` as being written by a live process: the lock dies with the process."""
     if fcntl is not None:
-        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        # Where the file system has no locks, the cleaner cannot take one either and keeps it.
+        with contextlib.suppress(OSError):
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
 def _remove_stale_parts(folder: Path, name: str) -> None:
