@@ -2,6 +2,7 @@
 
 import gzip
 import hashlib
+import struct
 
 import numpy as np
 import pytest
@@ -66,6 +67,21 @@ BAD_FILES = {
     "truncated header": (GOOD[:9], r"truncated IDX header: 2 dimensions need 12 header bytes"),
     "truncated payload": (GOOD[:-1], r"payload truncated.*shape \(3, 4\).*12 bytes.*but 11 bytes"),
     "trailing bytes": (GOOD + b"\0", r"payload has trailing bytes.*but 13 bytes"),
+    # Damaged headers: sizes that overflow 64 bits, dimensions no array can have.
+    "huge dims": (
+        bytes([0, 0, 0x0E, 4]) + struct.pack(">4I", *[0xFFFFFFFF] * 4) + b"\0" * 8,
+        rf"payload truncated: the header declares shape \(4294967295, 4294967295, 4294967295, "
+        rf"4294967295\) of float64 \({(2**32 - 1) ** 4 * 8} bytes\), but 8 bytes follow the "
+        r"header\. The file is cut off or its header is damaged",
+    ),
+    "100 dims": (
+        bytes([0, 0, 8, 100]) + struct.pack(">100I", *[1] * 100) + b"\7",
+        r"the IDX header declares 100 dimensions; expected 1 to 64 .*The header is damaged",
+    ),
+    "65 dims": (
+        bytes([0, 0, 8, 65]) + struct.pack(">65I", *[1] * 65) + b"\7",
+        r"declares 65 dimensions; expected 1 to 64",
+    ),
 }
 
 
@@ -78,6 +94,13 @@ def test_bad_payloads_name_the_file(tmp_path, case, compress):
     with pytest.raises(ValueError, match=message) as info:
         read_idx(path)
     assert str(path) in str(info.value)
+
+
+def test_64_dimensions_are_still_read(tmp_path):
+    arr = np.arange(2, dtype=np.uint8).reshape((1,) * 63 + (2,))
+    path = tmp_path / "deep"
+    path.write_bytes(idx_bytes(arr))
+    np.testing.assert_array_equal(read_idx(path), arr)
 
 
 def test_truncated_gzip(tmp_path):

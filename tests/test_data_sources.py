@@ -4,6 +4,7 @@ Downloads run for real against an HTTP server on 127.0.0.1 in a thread. Nothing 
 real user cache: every test points XDG_CACHE_HOME at its own temporary folder.
 """
 
+import contextlib
 import dataclasses
 import gzip
 import hashlib
@@ -44,8 +45,6 @@ DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 
 
 pytestmark = pytest.mark.usefixtures("private_cache")
-
-
 
 
 class Tiny:
@@ -92,11 +91,17 @@ def tiny(tmp_path):
 
 
 class Server:
-    """Serves ``routes`` (path -> behaviour) on 127.0.0.1 and counts requests per path."""
+    """Serves ``routes`` (path -> behaviour) on 127.0.0.1 and counts requests per path.
+
+    Behaviours: ``("status", code)``; ``("ok", body)``; ``("cut", body, n)`` (announce the body,
+    send ``n`` bytes, hang up); ``("paced", body, size, pause)`` (``size`` bytes every ``pause``
+    seconds: a trickle when small); ``("slow-headers", pause)`` (a header line that never ends).
+    """
 
     def __init__(self):
         self.routes: dict[str, tuple] = {}
         self.hits: dict[str, int] = {}
+        self.stopping = threading.Event()
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -105,6 +110,12 @@ class Server:
                 kind, *args = server.routes.get(self.path, ("status", 404))
                 if kind == "status":
                     self.send_error(args[0])
+                    return
+                if kind == "slow-headers":
+                    self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+                    while not server.stopping.wait(args[0]):
+                        self.wfile.write(b"z")
+                        self.wfile.flush()
                     return
                 body = args[0]
                 self.send_response(200)
@@ -116,6 +127,19 @@ class Server:
                     self.wfile.write(body[: args[1]])
                     self.wfile.flush()
                     self.close_connection = True
+                elif kind == "paced":
+                    size, pause = args[1], args[2]
+                    for start in range(0, len(body), size):
+                        if server.stopping.wait(pause):
+                            break
+                        self.wfile.write(body[start : start + size])
+                        self.wfile.flush()
+                    self.close_connection = True
+
+            def handle(self):
+                # A client that gave up on a slow transfer hangs up on us: that is no error.
+                with contextlib.suppress(ConnectionError):
+                    super().handle()
 
             def log_message(self, *args):
                 pass
@@ -130,6 +154,7 @@ class Server:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}/{prefix}/"
 
     def close(self):
+        self.stopping.set()
         self.httpd.shutdown()
         self.httpd.server_close()
 

@@ -1,20 +1,22 @@
 """Command line: ``python -m dstraight.data where|fetch fashion-mnist|mnist``.
 
 ``where`` prints where each file was found and whether it verified; it exits with 1 when a file is
-missing or corrupt. ``fetch`` makes sure verified copies exist, downloading what is missing into
-the user cache (or ``--root``); offline it fails within seconds, listing the other ways to provide
-the files.
+missing, unreadable or corrupt. ``fetch`` makes sure verified copies exist, downloading what is
+missing into the user cache (or ``--root``); offline it fails within seconds, listing the other ways
+to provide the files. Either way a problem with the files, the folders or the network is a message
+and exit status 1, never a traceback; a bad argument is argparse's message and exit status 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from .sources import (
     DATASETS,
     DEFAULT_TIMEOUT,
-    DatasetNotFoundError,
+    check_timeout,
     fetch,
     get_spec,
     how_to_provide,
@@ -23,13 +25,28 @@ from .sources import (
 )
 
 
+def _seconds(text: str) -> float:
+    try:
+        return check_timeout(float(text))
+    except ValueError as err:  # float() and check_timeout() both say ValueError
+        raise argparse.ArgumentTypeError(
+            f"expected a finite number of seconds > 0, e.g. --timeout 10, got {text!r}"
+        ) from err
+
+
 def _where(name: str, root: str | None) -> int:
     spec = get_spec(name)
     ok = True
     dirs = search_dirs(spec, root)
     for remote in spec.files:
+        names = dict.fromkeys((remote.filename, remote.stem))  # as published, then gunzipped
         found = next(
-            ((label, d / remote.filename) for label, d in dirs if (d / remote.filename).is_file()),
+            (
+                (label, d / n)
+                for label, d in dirs
+                for n in names
+                if os.path.isfile(d / n)  # a folder we may not enter holds no file we can use
+            ),
             None,
         )
         if found is None:
@@ -41,6 +58,12 @@ def _where(name: str, root: str | None) -> int:
             _, how = verify(path, remote)
         except ValueError as err:
             print(f"{remote.filename}: {path} ({label}) CORRUPT: {err}")
+            ok = False
+        except OSError as err:
+            print(
+                f"{remote.filename}: {path} ({label}) UNREADABLE: {err.strerror or err}; make it "
+                "readable (e.g. chmod a+r) or move it away"
+            )
             ok = False
         else:
             print(f"{remote.filename}: {path} ({label}, verified by {how})")
@@ -55,7 +78,7 @@ def _fetch(name: str, root: str | None, timeout: float, progress: bool) -> int:
     for remote in spec.files:
         try:
             path = fetch(spec, remote.key, root, timeout=timeout, progress=progress)
-        except (DatasetNotFoundError, ValueError) as err:
+        except (OSError, ValueError) as err:  # DatasetNotFoundError is an OSError
             print(f"error: {err}", file=sys.stderr)
             return 1
         print(f"{remote.filename}: {path}")
@@ -73,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", help="a folder searched first (and where downloads go)")
     parser.add_argument(
         "--timeout",
-        type=float,
+        type=_seconds,
         default=DEFAULT_TIMEOUT,
         help=f"seconds to wait on a mirror before trying the next (default {DEFAULT_TIMEOUT:g})",
     )

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import os
 import struct
 import zlib
@@ -34,6 +35,9 @@ _DTYPES: dict[int, np.dtype] = {
 }
 _CODES = {dt.newbyteorder("="): code for code, dt in _DTYPES.items()}
 _GZIP_MAGIC = b"\x1f\x8b"
+# NumPy 2 arrays have at most 64 dimensions, NumPy 1 at most 32: a header asking for more is
+# damaged, and is said to be before NumPy refuses it with a message that names no file.
+_MAX_DIMS = 64 if np.lib.NumpyVersion(np.__version__) >= "2.0.0" else 32
 
 
 def decompress(raw: bytes, source: str) -> bytes:
@@ -77,8 +81,8 @@ def parse_idx(payload: bytes, source: str = "<bytes>") -> np.ndarray:
         float64).
 
     Raises:
-        ValueError: bad magic number, unknown dtype code, or a payload whose length does not match
-            the dimensions in the header.
+        ValueError: bad magic number, unknown dtype code, an impossible number of dimensions, or a
+            payload whose length does not match the dimensions in the header.
 
     Examples:
         >>> parse_idx(bytes([0, 0, 8, 1, 0, 0, 0, 3, 7, 8, 9]))
@@ -96,8 +100,11 @@ def parse_idx(payload: bytes, source: str = "<bytes>") -> np.ndarray:
             f"dtype code in {{{', '.join(f'0x{c:02X}' for c in _DTYPES)}}}, got "
             f"{payload[:4].hex(' ')}. Is this an IDX file (e.g. train-images-idx3-ubyte.gz)?"
         )
-    if ndim == 0:
-        raise ValueError(f"{source}: the IDX header declares 0 dimensions; expected at least 1.")
+    if not 1 <= ndim <= _MAX_DIMS:
+        raise ValueError(
+            f"{source}: the IDX header declares {ndim} dimensions; expected 1 to {_MAX_DIMS} "
+            "(MNIST's files have 1 or 3). The header is damaged; fetch the file again."
+        )
     header_len = 4 + 4 * ndim
     if len(payload) < header_len:
         raise ValueError(
@@ -106,13 +113,16 @@ def parse_idx(payload: bytes, source: str = "<bytes>") -> np.ndarray:
         )
     shape = struct.unpack(f">{ndim}I", payload[4:header_len])
     dtype = _DTYPES[code]
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    # Python integers: a damaged header's dimensions must not overflow into a negative size, and
+    # nothing is allocated before the size is known to match the bytes at hand.
+    expected = math.prod(shape) * dtype.itemsize
     actual = len(payload) - header_len
     if actual != expected:
         what = "truncated" if actual < expected else "has trailing bytes"
         raise ValueError(
             f"{source}: IDX payload {what}: the header declares shape {shape} of {dtype.name} "
-            f"({expected} bytes), but {actual} bytes follow the header."
+            f"({expected} bytes), but {actual} bytes follow the header. The file is cut off or "
+            "its header is damaged; fetch it again."
         )
     flat = np.frombuffer(payload, dtype=dtype, offset=header_len)
     # astype copies into native byte order, which also makes the array writable.

@@ -8,29 +8,46 @@ Each file is looked for, in this order, in
 4. the folders where distributions install them (Debian's ``dataset-fashion-mnist`` package puts
    Fashion-MNIST in ``/usr/share/datasets/fashion-mnist``);
 
-and is downloaded from the official mirrors, in turn, when it is nowhere. Downloads go into
-``root`` when given, else into the user cache. They are written to a ``.part`` file, verified, and
-only then renamed into place, so an interrupted or corrupt download never leaves behind a file that
-a later run would trust.
+under its published name (``train-images-idx3-ubyte.gz``) or as left by ``gunzip``
+(``train-images-idx3-ubyte``), and is downloaded from the official mirrors, in turn, when it is
+nowhere. Downloads go into ``root`` when given, else into the user cache. They are written to a
+``.part`` file, verified, and only then renamed into place, so an interrupted or corrupt download
+never leaves behind a file that a later run would trust; a ``.part`` left by a killed process is
+removed by the next fetch of that file. A mirror is given up on when it does not answer within
+``timeout`` seconds or falls behind :data:`MIN_RATE` (a server trickling bytes would otherwise keep
+a download going for ever).
 
 A file is trusted when either digest published for it matches: the MD5 of the official gzip archive,
 or the SHA-256 of its decompressed payload (Debian recompresses the archives, so their MD5s differ
-while the payload is byte-for-byte the official one). A bad file in the cache, which this module
-owns, is removed and fetched again; a bad file anywhere else is an error naming the file and both
-digests, since it is the user's to fix.
+while the payload is byte-for-byte the official one). Where only the MD5 is on record (MNIST's
+training images), only the archive exactly as published can be verified.
 
-Decoded arrays are also cached as ``.npy`` files next to the downloads, named after the payload
-digest and checked against it on every load, which makes loading the 60,000 training images take a
-fraction of a second once the archive has been decompressed one time.
+A file that does not verify is never deleted unless a verified copy is already in hand. Outside the
+cache it is an error naming the file and both digests, since it is the reader's to fix. In the
+cache the search goes on: a verified copy found further on, or downloaded (which replaces it), makes
+it redundant and it is removed; if none can be had, it is moved aside to ``<name>.unverified`` (and
+the error says so), so that nothing the reader put there is lost.
+
+Decoded arrays are also cached as ``.npy`` files in the user cache, named after the payload digest
+and checked against it on every load, which makes loading the 60,000 training images take a
+fraction of a second once the archive has been decompressed one time. When such a decoded copy
+exists it is used even if ``root`` is given: it holds exactly the payload any verified file would
+give, so the file in ``root`` is then not opened at all.
 """
 
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import http.client
+import math
+import numbers
 import os
+import socket
 import tempfile
+import threading
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -39,6 +56,11 @@ from pathlib import Path
 import numpy as np
 
 from .idx import decompress, idx_sha256, parse_idx
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks, stale downloads are told apart by age alone
+    fcntl = None
 
 __all__ = [
     "RemoteFile",
@@ -55,9 +77,21 @@ __all__ = [
     "fetch",
     "fetch_all",
     "load_array",
+    "check_timeout",
+    "DEFAULT_TIMEOUT",
+    "MIN_RATE",
 ]
 
 DEFAULT_TIMEOUT = 10.0  # seconds; offline machines fail on connect, long before this
+MIN_RATE = (
+    1024  # bytes per second: a mirror falling behind this (plus `timeout` of slack) is dropped
+)
+# Far above the largest published file (30 MB): a body that never ends is refused.
+_MAX_BYTES = 1 << 30
+# A download locks its .part right after creating it; a .part younger than this may be one whose
+# creator has not taken the lock yet. Without locks (Windows) only a day's silence marks it stale.
+_STALE_AFTER = 5.0
+_STALE_AFTER_UNLOCKED = 86400.0
 
 
 class DatasetNotFoundError(FileNotFoundError):
@@ -253,24 +287,32 @@ def search_dirs(
     return dirs
 
 
+def _names(remote: RemoteFile) -> tuple[str, ...]:
+    """The names a copy of ``remote`` may have: as published, then as ``gunzip`` leaves it."""
+    return (remote.filename, remote.stem) if remote.stem != remote.filename else (remote.filename,)
+
+
 def locate(
     dataset: str | DatasetSpec, key: str, root: str | os.PathLike | None = None
 ) -> Path | None:
     """The first place where the file ``key`` of ``dataset`` exists (unverified), or None.
 
+    In each folder the published name is looked for first, then the name without ``.gz``.
+
     Examples:
         >>> import tempfile
         >>> root = Path(tempfile.mkdtemp())
-        >>> _ = (root / "t10k-labels-idx1-ubyte.gz").write_bytes(b"")
-        >>> locate("mnist", "t10k-labels", root=root) == root / "t10k-labels-idx1-ubyte.gz"
+        >>> _ = (root / "t10k-labels-idx1-ubyte").write_bytes(b"")
+        >>> locate("mnist", "t10k-labels", root=root) == root / "t10k-labels-idx1-ubyte"
         True
     """
     spec = get_spec(dataset)
     remote = spec.file(key)
     for _, d in search_dirs(spec, root):
-        candidate = d / remote.filename
-        if candidate.is_file():
-            return candidate
+        for name in _names(remote):
+            # os.path.isfile, not Path.is_file: a folder we may not enter is no file, not a crash.
+            if os.path.isfile(d / name):
+                return d / name
     return None
 
 
@@ -278,7 +320,7 @@ def verify(path: str | os.PathLike, remote: RemoteFile) -> tuple[bytes, str]:
     """Check a file against the digests of ``remote``; return its payload and the check that passed.
 
     Args:
-        path: the file on disk.
+        path: the file on disk, gzip-compressed as published or already decompressed.
         remote: the published file it claims to be.
 
     Returns:
@@ -288,6 +330,7 @@ def verify(path: str | os.PathLike, remote: RemoteFile) -> tuple[bytes, str]:
     Raises:
         ValueError: corrupt, or neither digest matches (the message names the file, the expected
             and the actual digests).
+        OSError: the file cannot be read.
 
     Examples:
         >>> import gzip, tempfile
@@ -311,45 +354,213 @@ def verify(path: str | os.PathLike, remote: RemoteFile) -> tuple[bytes, str]:
     expected = f"the archive's MD5 {remote.md5} (got {md5})"
     if remote.sha256:
         expected += f" or the payload's SHA-256 {remote.sha256} (got {sha})"
+        hint = "The file is corrupt or not the official one; replace it with a good copy."
+    else:
+        hint = (
+            f"Only the MD5 of the published archive is on record for {remote.filename}, so only "
+            "that archive, byte for byte, can be verified: a recompressed or gunzipped copy "
+            "cannot be, even when its contents are right. Use the .gz file as downloaded."
+        )
     raise ValueError(
-        f"{source}: checksum mismatch for {remote.filename}: expected {expected}. "
-        "The file is corrupt or not the official one; delete it and fetch it again."
+        f"{source}: checksum mismatch for {remote.filename}: expected {expected}. {hint}"
     )
 
 
 def _remove_quietly(path: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
+    # Best effort: what is left over (a read-only folder) costs space, never correctness.
+    with contextlib.suppress(OSError):
         path.unlink()
 
 
-def _download_to(url: str, dest: Path, desc: str, timeout: float, progress: bool) -> None:
-    """Stream ``url`` into ``dest`` (a fresh ``.part`` file), checking the length if announced."""
+def check_timeout(timeout: object) -> float:
+    """``timeout`` as a float, or a TypeError/ValueError saying what a timeout must be.
+
+    Examples:
+        >>> check_timeout(3)
+        3.0
+    """
+    if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real):
+        raise TypeError(
+            f"timeout must be a number of seconds, e.g. timeout=10, got {timeout!r} of type "
+            f"{type(timeout).__name__}."
+        )
+    seconds = float(timeout)
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ValueError(
+            f"timeout must be a finite number of seconds > 0, e.g. timeout=10, got {timeout!r}."
+        )
+    return seconds
+
+
+class _Watchdog:
+    """Cuts the connections of a transfer that falls behind ``MIN_RATE``, headers included.
+
+    A socket timeout bounds each read, not the whole transfer: a server sending one byte now and
+    then never trips it. The deadline starts ``timeout`` seconds after the request; every byte
+    received pushes it back by ``1 / MIN_RATE`` seconds, but never more than ``timeout`` seconds
+    beyond now, so no fast start buys a later stall.
+    """
+
+    def __init__(self, timeout: float):
+        self.timeout = timeout
+        self.start = time.monotonic()
+        self.deadline = self.start + timeout
+        self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="dstraight-watchdog", daemon=True)
+
+    def __enter__(self) -> _Watchdog:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.append(sock)
+
+    def progress(self, nbytes: int) -> None:
+        with self._lock:
+            self.deadline = min(self.deadline + nbytes / MIN_RATE, time.monotonic() + self.timeout)
+
+    def _watch(self) -> None:
+        while not self._done.wait(min(0.05, self.timeout / 4)):
+            with self._lock:
+                if time.monotonic() <= self.deadline:
+                    continue
+                self.expired = True
+                for sock in self._sockets:
+                    # The plain socket's shutdown, also under TLS: it wakes the blocked reader
+                    # without touching the TLS state that thread is using.
+                    with contextlib.suppress(OSError):
+                        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+            return
+
+    def describe(self, received: int, total: int | None) -> str:
+        elapsed = time.monotonic() - self.start
+        if not received:
+            return (
+                f"timed out, the mirror is too slow: no file data within {elapsed:.1f} s "
+                f"(timeout={self.timeout:g})"
+            )
+        got = f"{received} of {total} bytes" if total is not None else f"{received} bytes"
+        return (
+            f"timed out, the mirror is too slow: {got} in {elapsed:.1f} s, behind the minimum "
+            f"of {MIN_RATE} bytes/s by more than timeout={self.timeout:g} s"
+        )
+
+
+def _watched_connection(base: type, watchdog: _Watchdog) -> type:
+    class Watched(base):
+        def connect(self):
+            super().connect()
+            watchdog.watch(self.sock)
+
+    return Watched
+
+
+class _Watched:
+    """Mixed into urllib's handlers so that each connection they open is watched."""
+
+    watchdog: _Watchdog
+
+    def do_open(self, http_class, req, **kwargs):
+        return super().do_open(_watched_connection(http_class, self.watchdog), req, **kwargs)
+
+
+class _WatchedHTTPHandler(_Watched, urllib.request.HTTPHandler):
+    pass
+
+
+class _WatchedHTTPSHandler(_Watched, urllib.request.HTTPSHandler):
+    pass
+
+
+def _opener(watchdog: _Watchdog) -> urllib.request.OpenerDirector:
+    # build_opener keeps urllib's other defaults: proxies from the environment, redirects.
+    handlers = [_WatchedHTTPHandler(), _WatchedHTTPSHandler()]
+    for handler in handlers:
+        handler.watchdog = watchdog
+    return urllib.request.build_opener(*handlers)
+
+
+def _download_to(url: str, out, desc: str, timeout: float, progress: bool) -> None:
+    """Stream ``url`` into the open file ``out``, checking the length if announced."""
     from tqdm import tqdm
 
     request = urllib.request.Request(url, headers={"User-Agent": "dstraight"})
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        announced = response.headers.get("Content-Length")
-        total = int(announced) if announced and announced.isdigit() else None
-        received = 0
-        with (
-            open(dest, "wb") as out,
-            tqdm(
-                total=total,
-                unit="B",
-                unit_scale=True,
-                unit_divisor=1024,
-                desc=desc,
-                disable=not progress,
-                leave=False,
-            ) as bar,
-        ):
-            while chunk := response.read(1 << 16):
-                out.write(chunk)
-                received += len(chunk)
-                bar.update(len(chunk))
+    received, total = 0, None
+    with _Watchdog(timeout) as watchdog:
+        try:
+            with _opener(watchdog).open(request, timeout=timeout) as response:
+                announced = response.headers.get("Content-Length")
+                total = int(announced) if announced and announced.isdigit() else None
+                if total is not None and total > _MAX_BYTES:
+                    raise OSError(f"the server announces {total} bytes; no dataset file is as big")
+                with tqdm(
+                    total=total,
+                    unit="B",
+                    unit_scale=True,
+                    unit_divisor=1024,
+                    desc=desc,
+                    disable=not progress,
+                    leave=False,
+                ) as bar:
+                    # read1 returns what one read brings: the watchdog hears of every byte.
+                    while chunk := response.read1(1 << 16):
+                        out.write(chunk)
+                        received += len(chunk)
+                        bar.update(len(chunk))
+                        watchdog.progress(len(chunk))
+                        if received > _MAX_BYTES:
+                            raise OSError(f"more than {_MAX_BYTES} bytes and no end in sight")
+        except (OSError, http.client.HTTPException, ValueError) as err:
+            if watchdog.expired:
+                raise TimeoutError(watchdog.describe(received, total)) from err
+            raise
+    # A connection cut by the watchdog can read as an orderly end of the body.
+    if watchdog.expired:
+        raise TimeoutError(watchdog.describe(received, total))
+    out.flush()
     # http.client returns a short body without complaint when the server hangs up early.
     if total is not None and received != total:
         raise OSError(f"incomplete transfer: received {received} of {total} bytes")
+
+
+def _lock(f) -> None:
+    """Mark ``f`` as being written by a live process: the lock dies with the process."""
+    if fcntl is not None:
+        # Where the file system has no locks, the cleaner cannot take one either and keeps it.
+        with contextlib.suppress(OSError):
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def _remove_stale_parts(folder: Path, name: str) -> None:
+    """Remove the ``.part`` files of ``name`` that no live process is writing (``kill -9``)."""
+    try:
+        parts = list(folder.glob(f"{glob.escape(name)}-tmp-*.part"))
+    except OSError:
+        return
+    now = time.time()
+    for part in parts:
+        with contextlib.suppress(OSError):
+            age = now - part.stat().st_mtime
+            if fcntl is None:
+                if age > _STALE_AFTER_UNLOCKED:
+                    part.unlink()
+                continue
+            if age < _STALE_AFTER:
+                continue
+            with open(part, "rb") as f:
+                try:
+                    fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # another process is downloading into it right now
+                part.unlink()
 
 
 def how_to_provide(spec: DatasetSpec) -> str:
@@ -373,8 +584,25 @@ def how_to_provide(spec: DatasetSpec) -> str:
         lines.append("  - download them by hand (any of these mirrors):")
         lines += [f"      {spec.mirrors[0]}{f.filename}" for f in spec.files]
         lines += [f"      {m}" for m in spec.mirrors[1:]]
-    lines.append(f"The files are: {', '.join(f.filename for f in spec.files)}.")
+    lines.append(
+        f"The files are: {', '.join(f.filename for f in spec.files)} (gunzipped copies, without "
+        "the .gz, are accepted too)."
+    )
+    md5_only = [f.filename for f in spec.files if f.sha256 is None]
+    if md5_only:
+        lines.append(
+            f"Only the archive's MD5 is on record for {', '.join(md5_only)}: use that file exactly "
+            "as published, neither recompressed nor gunzipped."
+        )
     return "\n".join(lines)
+
+
+class _Unwritable(Exception):
+    """The download folder cannot hold a ``.part`` file."""
+
+    def __init__(self, folder: Path, error: OSError):
+        super().__init__(folder, error)
+        self.folder, self.error = folder, error
 
 
 def _download(
@@ -384,53 +612,80 @@ def _download(
     timeout: float,
     progress: bool,
     dead_mirrors: set[str],
-    looked_in: list[str],
-) -> tuple[Path, bytes]:
-    errors: list[str] = []
+    errors: list[str],
+) -> tuple[Path, bytes] | None:
+    """Download and verify ``remote`` into ``dest_dir``; None (with ``errors`` filled) if no mirror
+    delivers. Raises _Unwritable before contacting any mirror when the folder cannot be written."""
     dest = dest_dir / remote.filename
-    try:
-        dest_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        errors.append(f"cannot create {dest_dir}: {err}")
-    else:
-        for mirror in spec.mirrors:
-            url = mirror + remote.filename
-            if mirror in dead_mirrors:
-                errors.append(f"{url}: skipped, the mirror was unreachable a moment ago")
-                continue
+    for mirror in spec.mirrors:
+        url = mirror + remote.filename
+        if mirror in dead_mirrors:
+            errors.append(f"{url}: skipped, the mirror was unreachable or too slow a moment ago")
+            continue
+        try:
+            dest_dir.mkdir(parents=True, exist_ok=True)
             # A unique name per attempt: concurrent fetches never write into each other's file.
             fd, part_name = tempfile.mkstemp(
                 dir=dest_dir, prefix=f"{remote.filename}-tmp-", suffix=".part"
             )
-            os.close(fd)
-            part = Path(part_name)
-            try:
-                _download_to(url, part, remote.filename, timeout, progress)
+        except OSError as err:
+            raise _Unwritable(dest_dir, err) from err
+        part = Path(part_name)
+        try:
+            # The lock is held until the file has its final name, so that a concurrent fetch
+            # never takes this .part for the leftover of a killed process.
+            with os.fdopen(fd, "wb") as out:
+                _lock(out)
+                _download_to(url, out, remote.filename, timeout, progress)
                 payload, _ = verify(part, remote)
                 os.chmod(part, 0o644)  # mkstemp makes it private; a dataset is not
-                os.replace(part, dest)
-                return dest, payload
-            except urllib.error.HTTPError as err:
-                errors.append(f"{url}: HTTP {err.code} {err.reason}")
-            except urllib.error.URLError as err:
-                # No route, no DNS, refused: the mirror itself is out of reach; skip it for the
-                # remaining files instead of waiting for the same failure again.
+                os.replace(part, dest)  # also replaces a copy of ours that did not verify
+            return dest, payload
+        except urllib.error.HTTPError as err:
+            errors.append(f"{url}: HTTP {err.code} {err.reason}")
+        except urllib.error.URLError as err:
+            # No route, no DNS, refused: the mirror itself is out of reach; skip it for the
+            # remaining files instead of waiting for the same failure again.
+            dead_mirrors.add(mirror)
+            errors.append(f"{url}: {err.reason}")
+        except (OSError, http.client.HTTPException, ValueError) as err:
+            if isinstance(err, TimeoutError):
                 dead_mirrors.add(mirror)
-                errors.append(f"{url}: {err.reason}")
-            except (OSError, http.client.HTTPException, ValueError) as err:
-                if isinstance(err, TimeoutError):
-                    dead_mirrors.add(mirror)
-                errors.append(f"{url}: {err}")
-            finally:
-                _remove_quietly(part)
-    raise DatasetNotFoundError(
-        f"{spec.title} file {remote.filename} was not found and could not be downloaded.\n"
-        "Looked in:\n"
-        + "\n".join(f"  {d}" for d in looked_in)
-        + "\nDownload attempts:\n"
-        + "\n".join(f"  {e}" for e in errors or ["(no mirrors configured)"])
-        + "\n"
-        + how_to_provide(spec)
+            errors.append(f"{url}: {err}")
+        finally:
+            _remove_quietly(part)
+    return None
+
+
+def _same_file(path: Path, seen: os.stat_result) -> bool:
+    try:
+        now = path.stat()
+    except OSError:
+        return False
+    return (now.st_ino, now.st_dev, now.st_size, now.st_mtime_ns) == (
+        seen.st_ino,
+        seen.st_dev,
+        seen.st_size,
+        seen.st_mtime_ns,
+    )
+
+
+def _set_aside(path: Path, seen: os.stat_result) -> str:
+    """Rename a cached copy that did not verify out of the way; say what became of it."""
+    if not _same_file(path, seen):
+        return f"{path} did not verify and has since been replaced or moved by another process."
+    target = path.with_name(f"{path.name}.unverified")
+    n = 1
+    while os.path.lexists(target):  # never overwrite a copy set aside before
+        target = path.with_name(f"{path.name}.unverified-{n}")
+        n += 1
+    try:
+        os.rename(path, target)
+    except OSError as err:
+        return f"{path} did not verify; it could not be moved aside ({err}) and was left in place."
+    return (
+        f"{path} did not verify; it was moved aside to {target}, not deleted. Delete it once "
+        "you have a verified copy."
     )
 
 
@@ -444,25 +699,88 @@ def _obtain(
 ) -> tuple[Path, bytes]:
     remote = spec.file(key)
     owned = cache_dir() / spec.name
-    looked_in: list[str] = []
-    for label, d in search_dirs(spec, root):
-        candidate = d / remote.filename
-        looked_in.append(f"{d} ({label})")
-        if not candidate.is_file():
-            continue
-        try:
-            payload, _ = verify(candidate, remote)
-        except ValueError:
-            if d != owned:
-                raise
-            # Ours to repair: a bad copy in the cache is removed; the search goes on and, if
-            # nothing else turns up, the file is downloaded again.
-            candidate.unlink()
-            looked_in[-1] += " - a corrupt copy was removed"
-            continue
-        return candidate, payload
     dest_dir = Path(root).expanduser() if root is not None else owned
-    return _download(spec, remote, dest_dir, timeout, progress, dead_mirrors, looked_in)
+    for folder in {dest_dir, owned}:  # downloads go to either, depending on `root`
+        _remove_stale_parts(folder, remote.filename)
+    looked_in: list[str] = []
+    rejected: list[tuple[Path, os.stat_result]] = []  # copies in the cache that did not verify
+    found = None
+    for label, d in search_dirs(spec, root):
+        looked_in.append(f"{d} ({label})")
+        for name in _names(remote):
+            candidate = d / name
+            if not os.path.isfile(candidate):
+                continue
+            try:
+                seen = candidate.stat()
+                payload, _ = verify(candidate, remote)
+            except FileNotFoundError:
+                continue  # gone in the meantime: moved aside or replaced by another process
+            except (OSError, ValueError) as err:
+                if d != owned:
+                    if isinstance(err, OSError):
+                        raise type(err)(
+                            err.errno,
+                            f"{candidate} ({label}) cannot be read: {err.strerror}. Make it "
+                            "readable (e.g. chmod a+r), or move it away so that the file is "
+                            "looked for elsewhere and downloaded",
+                        ) from err
+                    raise
+                # Ours to repair, but not by deleting: it may be the reader's only copy. It stays
+                # until a verified copy is in hand, and is moved aside if none can be had.
+                rejected.append((candidate, seen))
+                looked_in[-1] += f" - {name} did not verify: {err}"
+                continue
+            found = candidate, payload
+            break
+        if found:
+            break
+    errors: list[str] = []
+    if found is None:
+        try:
+            found = _download(spec, remote, dest_dir, timeout, progress, dead_mirrors, errors)
+        except _Unwritable as unwritable:
+            notes = [_set_aside(path, seen) for path, seen in rejected]
+            raise DatasetNotFoundError(
+                _unwritable_message(spec, remote, unwritable, looked_in, notes)
+            ) from None
+    if found is not None:
+        for path, seen in rejected:
+            if path != found[0] and _same_file(path, seen):
+                _remove_quietly(path)  # a verified copy is in hand: nothing is lost
+        return found
+    notes = [_set_aside(path, seen) for path, seen in rejected]
+    raise DatasetNotFoundError(
+        f"{spec.title} file {remote.filename} was not found and could not be downloaded.\n"
+        "Looked in:\n"
+        + "\n".join(f"  {d}" for d in looked_in)
+        + "\nDownload attempts:\n"
+        + "\n".join(f"  {e}" for e in errors or ["(no mirrors configured)"])
+        + "\n"
+        + "".join(f"{note}\n" for note in notes)
+        + how_to_provide(spec)
+    )
+
+
+def _unwritable_message(
+    spec: DatasetSpec,
+    remote: RemoteFile,
+    unwritable: _Unwritable,
+    looked_in: list[str],
+    notes: list[str],
+) -> str:
+    err = unwritable.error
+    reason = err.strerror or str(err)
+    looked = "; ".join(looked_in)
+    return (
+        f"{spec.title} file {remote.filename} was not found, and it cannot be downloaded: the "
+        f"folder {unwritable.folder} is not writable ({reason}). Make that folder writable; or "
+        "download into another folder, with root='a/writable/folder' (--root on the command "
+        "line) or, for the cache, XDG_CACHE_HOME=/a/writable/folder; or put the file, obtained "
+        f"elsewhere, into one of the folders looked in ({looked}), e.g. "
+        f"$DSTRAIGHT_DATA/{spec.name}/ with DSTRAIGHT_DATA set."
+        + "".join(f"\n{note}" for note in notes)
+    )
 
 
 def fetch(
@@ -479,17 +797,23 @@ def fetch(
         dataset: ``'mnist'``, ``'fashion-mnist'`` or a :class:`DatasetSpec`.
         key: ``'train-images'``, ``'train-labels'``, ``'t10k-images'`` or ``'t10k-labels'``.
         root: a folder searched first, and where a download goes (default: the user cache).
-        timeout: seconds to wait on a connection or a read before trying the next mirror.
+        timeout: seconds (a finite number > 0) to wait for a mirror to answer or to send more
+            data before trying the next; a mirror that falls behind :data:`MIN_RATE` bytes per
+            second by more than ``timeout`` seconds is given up on too, so a fetch always ends.
         progress: show a tqdm progress bar on stderr while downloading.
 
     Raises:
+        TypeError, ValueError: ``timeout`` is not a finite number of seconds > 0.
         ValueError: a file found outside the cache is corrupt or not the official one.
-        DatasetNotFoundError: nowhere to be found and no mirror delivered a verified copy; the
-            message lists the ways to provide the file.
+        OSError: a file found outside the cache cannot be read.
+        DatasetNotFoundError: nowhere to be found and no mirror delivered a verified copy, or the
+            download folder is not writable; the message lists the ways to provide the file and
+            what became of a cached copy that did not verify.
 
     Examples:
         >>> path = fetch("fashion-mnist", "t10k-labels")  # doctest: +SKIP
     """
+    timeout = check_timeout(timeout)
     spec = get_spec(dataset)
     return _obtain(spec, key, root, timeout, progress, set())[0]
 
@@ -506,6 +830,7 @@ def fetch_all(
     Examples:
         >>> paths = fetch_all("fashion-mnist")  # doctest: +SKIP
     """
+    timeout = check_timeout(timeout)
     spec = get_spec(dataset)
     dead: set[str] = set()
     return {f.key: _obtain(spec, f.key, root, timeout, progress, dead)[0] for f in spec.files}
@@ -518,7 +843,7 @@ def _npy_path(spec: DatasetSpec, remote: RemoteFile) -> Path | None:
 
 
 def _load_npy(path: Path | None, remote: RemoteFile) -> np.ndarray | None:
-    if path is None or not path.is_file():
+    if path is None or not os.path.isfile(path):
         return None
     try:
         array = np.load(path, allow_pickle=False)
@@ -526,7 +851,7 @@ def _load_npy(path: Path | None, remote: RemoteFile) -> np.ndarray | None:
             return array
     except (OSError, ValueError, TypeError, EOFError):
         pass
-    # A stale or damaged decoded copy: drop it, the archive is decoded again.
+    # A stale or damaged decoded copy (derived data, ours): drop it, the file is decoded again.
     _remove_quietly(path)
     return None
 
@@ -534,6 +859,7 @@ def _load_npy(path: Path | None, remote: RemoteFile) -> np.ndarray | None:
 def _save_npy(path: Path | None, array: np.ndarray) -> None:
     if path is None:
         return
+    _remove_stale_parts(path.parent, path.name)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{path.name}-tmp-", suffix=".part")
@@ -541,10 +867,14 @@ def _save_npy(path: Path | None, array: np.ndarray) -> None:
         return  # a read-only cache only costs speed
     try:
         with os.fdopen(fd, "wb") as f:
+            _lock(f)
             np.save(f, array, allow_pickle=False)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+            f.flush()
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
     except OSError:
+        pass
+    finally:
         _remove_quietly(Path(tmp))
 
 
@@ -559,13 +889,17 @@ def load_array(
     """Load one file of ``dataset`` as a verified NumPy array (fetching it if need be).
 
     The decoded array is cached as ``.npy`` in the user cache, keyed by and checked against the
-    payload's SHA-256, so later loads skip the decompression.
+    payload's SHA-256, so later loads skip the decompression. That decoded copy wins over the
+    files, ``root`` included: it holds the very payload a verified file would give, so a file in
+    ``root`` is not even opened while it exists (and a damaged one there goes unnoticed until it
+    is needed).
 
     Examples:
         >>> labels = load_array("fashion-mnist", "t10k-labels")  # doctest: +SKIP
         >>> labels.shape  # doctest: +SKIP
         (10000,)
     """
+    timeout = check_timeout(timeout)
     spec = get_spec(dataset)
     remote = spec.file(key)
     npy = _npy_path(spec, remote)
