@@ -275,7 +275,7 @@ class Module:
             return
         params = self.net.collect_params()
         by_hand = all(p.is_initialized for p in params.values())
-        if force_init or not by_hand:
+        if force_init or initializer is not None or not by_hand:
             chosen = initializer if initializer is not None else _init.Uniform(0.01)
             self.net.initialize(chosen, key=key, force_reinit=True, device=self.device)
             self._trainer = None  # new values: a new optimizer state

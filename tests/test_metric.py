@@ -169,9 +169,9 @@ def test_evaluate_matches_numpy_and_compiles_once():
     loader = data.DataLoader(data.ArrayDataset(X, y), batch_size=8)  # 4 full batches + 5
     expected = _numpy_accuracy(net, X, y)
     assert metric.evaluate(net, loader, "acc") == pytest.approx(expected)
-    compiled = dstraight.metric._eval_rows._cache_size()
+    compiled = dstraight.Trainer(net, "sgd").trace_count
     assert metric.evaluate(net, loader, metric.Accuracy()) == pytest.approx(expected)
-    assert dstraight.metric._eval_rows._cache_size() == compiled  # no new compilation
+    assert dstraight.Trainer(net, "sgd").trace_count == compiled  # no new compilation
     batches = list(data.DataLoader(data.ArrayDataset(X, y), batch_size=8))
     assert metric.evaluate(net, batches, "acc") == pytest.approx(expected)  # iterable fallback
 

@@ -80,10 +80,10 @@ def test_activations_match_numpy(name, reference, jit):
 
 def test_activation_accepts_functions_and_rejects_unknown_names():
     np.testing.assert_allclose(nn.Activation(jnp.abs)(jnp.array([[-2.0]])), [[2.0]])
-    with pytest.raises(ValueError, match=r"Unknown activation 'gelu'; expected one of \["):
-        nn.Dense(2, activation="gelu")
-    with pytest.raises(ValueError, match=r"Unknown activation 'swish'"):
-        nn.Activation("swish")
+    with pytest.raises(ValueError, match=r"Unknown activation 'gelux'; expected one of \["):
+        nn.Dense(2, activation="gelux")
+    with pytest.raises(ValueError, match=r"Unknown activation 'swishy'"):
+        nn.Activation("swishy")
 
 
 def test_dense_without_bias():
@@ -128,18 +128,35 @@ def test_uninitialized_network_says_so():
         net[1].bias.data()
 
 
-def test_first_call_under_jit_stores_concrete_values():
+def test_calling_the_shell_under_jit_refuses_to_bake_in_parameters():
+    X = data((3, 5))
+    net = nn.Dense(2)
+    net.initialize(init.Normal(1.0), key=4)
+    net(X)
+    with pytest.raises(TypeError, match=r"dense0\(x\) was called on a traced value.*net\.apply"):
+        jax.jit(lambda x: net(x))(X)
+    with pytest.raises(TypeError, match="traced value"):
+        jax.grad(lambda x: net(x).sum())(X)
+    # the pure function is the way: it sees new parameter values, nothing is baked in
+    f = jax.jit(lambda p, x: net.apply(p, x))
+    np.testing.assert_allclose(f(net.params, X), net(X), rtol=1e-6)
+    doubled = jax.tree.map(lambda a: 2 * a, net.params)
+    np.testing.assert_allclose(f(doubled, X), 2 * net(X), rtol=1e-5, atol=1e-6)
+
+
+def test_hybridized_first_call_stores_concrete_values():
     X = data((3, 5))
     eager = nn.Dense(2)
     eager.initialize(init.Normal(1.0), key=4)
     expected = eager(X)
-    traced = nn.Dense(2)
-    traced.initialize(init.Normal(1.0), key=4)
-    y = jax.jit(lambda x: traced(x))(X)
-    np.testing.assert_allclose(y, expected, rtol=1e-6)
-    for leaf in jax.tree.leaves(traced.params):
+    hybrid = nn.Dense(2)
+    hybrid.initialize(init.Normal(1.0), key=4)
+    hybrid.hybridize()
+    np.testing.assert_allclose(hybrid(X), expected, rtol=1e-6)
+    np.testing.assert_allclose(hybrid(X), expected, rtol=1e-6)  # the compiled call
+    for leaf in jax.tree.leaves(hybrid.params):
         assert not isinstance(leaf, jax.core.Tracer)
-    np.testing.assert_array_equal(traced.weight.data(), eager.weight.data())
+    np.testing.assert_array_equal(hybrid.weight.data(), eager.weight.data())
 
 
 def test_init_params_is_pure_and_agrees_with_the_shell():
@@ -228,11 +245,13 @@ def test_apply_with_a_wrong_tree():
     net = mlp()
     net.initialize()
     net(jnp.ones((1, 3)))
-    with pytest.raises(ValueError, match=r"sequential0: params has no entry 'dense1' "
-                                         r"\(got \['dense0'\]\)"):
+    with pytest.raises(ValueError, match=r"sequential0\.apply: params does not match.*missing "
+                                         r"\['dense1/weight', 'dense1/bias'\], unexpected \[\]"):
         net.apply({"dense0": net.params["dense0"]}, jnp.ones((1, 3)))
-    with pytest.raises(ValueError, match=r"dense0: params has no entry 'bias'"):
+    with pytest.raises(ValueError, match=r"dense0\.apply: params.*missing \['bias'\]"):
         net[0].apply({"weight": net[0].weight.data()}, jnp.ones((1, 3)))
+    with pytest.raises(ValueError, match=r"unexpected \['extra'\]"):
+        net[0].apply({**net[0].params, "extra": jnp.zeros(1)}, jnp.ones((1, 3)))
 
 
 @pytest.mark.parametrize(
@@ -342,7 +361,7 @@ def test_hybridize_compiles_the_same_function():
 
 def test_custom_parameter_free_block_infers_its_shape():
     class Double(nn.Block):
-        def apply(self, params, x):
+        def forward(self, x):
             return jnp.concatenate([x, x], axis=1)
 
     net = nn.Sequential()
