@@ -17,7 +17,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from .nn.block import Block, StructureKey, run, run_compiled
+from .nn.block import Block
+from .nn.structure import StructureKey, run, run_compiled
 
 __all__ = [
     "Spec",

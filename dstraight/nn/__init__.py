@@ -34,8 +34,10 @@ from .basic import (
     Sequential,
     Swish,
 )
-from .block import Block, F, HybridBlock, reset_name_counters
+from .block import Block, HybridBlock
 from .conv import AvgPool2D, Conv2D, GlobalAvgPool2D, GlobalMaxPool2D, MaxPool2D
+from .functional import F
+from .naming import reset_name_counters
 from .norm import BatchNorm, Dropout, LayerNorm
 
 __all__ = [

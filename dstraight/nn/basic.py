@@ -354,7 +354,7 @@ class HybridLambda(Lambda):
 
     def __init__(self, function: Any, **kwargs: Any):
         if callable(function) and _takes_f(function):
-            from .block import F
+            from .functional import F
 
             fn = function
             function = lambda *xs: fn(F, *xs)  # noqa: E731
@@ -395,6 +395,8 @@ class Sequential(HybridBlock):
         ((5, 2), {'dense0': {'weight': (16, 8), 'bias': (8,)},
                   'dense1': {'weight': (8, 2), 'bias': (2,)}})
     """
+
+    _keys_in_signature = False
 
     def add(self, *blocks: Block) -> None:
         """Appends blocks in order.

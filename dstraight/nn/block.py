@@ -22,10 +22,7 @@ come from ``key``: in ``net(x)`` from the key given to ``initialize``, split at 
 from __future__ import annotations
 
 import itertools
-import math
-import threading
-import weakref
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import jax
@@ -43,133 +40,16 @@ from ..parameter import (
     flatten_tree,
     match,
     nest,
-    path_str,
     structure_changed,
     structure_epoch,
 )
+from .functional import F
+from .naming import new_name, scope_stack
+from .structure import Structure, config_value, run, run_compiled, trace_shapes, values_from_tree
 
-__all__ = ["Block", "HybridBlock", "reset_name_counters"]
-
-# -- names ------------------------------------------------------------------------------------
-
-# Per-prefix counters behind the default names dense0, dense1, ... (gluon numbers layers the same
-# way); a block's name_scope() has counters of its own. Only names depend on them, never numbers.
-_global_counters: dict[str, int] = {}
-_scopes = threading.local()
-
-
-def reset_name_counters() -> None:
-    """Restarts the default layer names at ``dense0``, ``sequential0``, ...
-
-    Examples:
-        >>> from dstraight import nn
-        >>> reset_name_counters()
-        >>> nn.Dense(1).name
-        'dense0'
-    """
-    _global_counters.clear()
-
-
-def _scope_stack() -> list[Block]:
-    stack = getattr(_scopes, "stack", None)
-    if stack is None:
-        stack = _scopes.stack = []
-    return stack
-
-
-def _new_name(hint: str, prefix: str | None, name: str | None) -> tuple[str, str]:
-    """``(full name, local name)`` of a new block, following gluon's prefixes."""
-    if name is not None:
-        if not isinstance(name, str) or not name:
-            raise TypeError(f"A block name must be a non-empty str, got {name!r}.")
-        return name, name
-    stack = _scope_stack()
-    parent = stack[-1] if stack else None
-    if prefix is None:
-        counters = parent._child_counters if parent is not None else _global_counters
-        count = counters.get(hint, 0)
-        counters[hint] = count + 1
-        prefix = f"{hint}{count}_"
-    if not isinstance(prefix, str):
-        raise TypeError(f"A block prefix must be a str, got {prefix!r}.")
-    local = prefix[:-1] if prefix.endswith("_") else prefix
-    full = f"{parent.name}_{local}" if parent is not None else local
-    if not local:
-        raise ValueError("A block prefix must not be empty.")
-    return full, local
-
-
-# -- structure --------------------------------------------------------------------------------
+__all__ = ["Block", "HybridBlock"]
 
 _uids = itertools.count()
-
-
-_SIMPLE = (type(None), bool, int, float, complex, str, bytes, type)
-
-
-def _config_value(value: Any) -> Any:
-    """A hashable stand-in for a setting, or raises TypeError when there is none."""
-    if isinstance(value, _SIMPLE):
-        return value
-    if isinstance(value, list | tuple):
-        return (type(value), tuple(_config_value(v) for v in value))
-    if isinstance(value, Mapping):
-        return (type(value), tuple((k, _config_value(v)) for k, v in value.items()))
-    if isinstance(value, jax.Array) or hasattr(value, "__array__"):
-        raise TypeError("arrays are compared by identity")
-    hash(value)  # functions, initializers and other objects hash by identity
-    return value
-
-
-class StructureKey:
-    """What a compiled program of a network depends on: hashable, and no strong reference to it.
-
-    Equal keys mean the same computation: same block classes and settings, same parameter
-    shapes and dtypes, same sharing of parameters. The network itself is held by a weak
-    reference, so caches keyed by it never keep a network alive.
-    """
-
-    __slots__ = ("signature", "_ref", "_hash", "__weakref__")
-
-    def __init__(self, block: Block, signature: tuple):
-        self.signature = signature
-        self._ref = weakref.ref(block)
-        self._hash = hash(signature)
-
-    def block(self) -> Block:
-        block = self._ref()
-        if block is None:
-            raise RuntimeError("The network of this compiled program no longer exists.")
-        return block
-
-    def __hash__(self) -> int:
-        return self._hash
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, StructureKey) and self.signature == other.signature
-
-    def __repr__(self) -> str:
-        return f"StructureKey({type(self.block()).__name__}, hash={self._hash})"
-
-
-class Structure:
-    """A network's parameters in a fixed order and its :class:`StructureKey`.
-
-    Attributes:
-        params: the parameters of kind ``'param'`` (weights), in collection order.
-        states: the parameters of kind ``'state'`` (running statistics), in collection order.
-        key: the :class:`StructureKey` of the network.
-    """
-
-    def __init__(self, block: Block):
-        entries = ParameterDict(block._entries(), prefix=block.name)
-        self.collected = entries
-        self.params = tuple(p for p in entries.values() if p.kind == "param")
-        self.states = tuple(p for p in entries.values() if p.kind == "state")
-        self.param_paths = tuple(entries.path(p.name) for p in self.params)
-        self.state_paths = tuple(entries.path(p.name) for p in self.states)
-        self.key = StructureKey(block, block._signature({}, {}))
-
 
 class _BlockMeta(type):
     """Marks the end of a block's ``__init__``: from then on ``self.params`` means values."""
@@ -229,6 +109,10 @@ class Block(metaclass=_BlockMeta):
         name: the full name, bypassing prefixes.
     """
 
+    # Whether the children's keys are part of the compiled program's cache key: they are names a
+    # custom forward refers to (self.hidden), but for Sequential they are automatic layer names.
+    _keys_in_signature = True
+
     def __new__(cls, *args: Any, **kwargs: Any) -> Block:
         block = super().__new__(cls)
         object.__setattr__(block, "_constructing", True)
@@ -236,7 +120,7 @@ class Block(metaclass=_BlockMeta):
 
     def __init__(self, prefix: str | None = None, params: Any = None, name: str | None = None):
         set_ = object.__setattr__
-        full, local = _new_name(self._default_prefix(), prefix, name)
+        full, local = new_name(self._default_prefix(), prefix, name)
         set_(self, "_name", full)
         set_(self, "_local_name", local)
         set_(self, "_reg_params", {})
@@ -281,11 +165,11 @@ class Block(metaclass=_BlockMeta):
 
         class _Scope:
             def __enter__(self_inner):
-                _scope_stack().append(block)
+                scope_stack().append(block)
                 return block
 
             def __exit__(self_inner, *exc):
-                _scope_stack().pop()
+                scope_stack().pop()
                 return False
 
         return _Scope()
@@ -349,9 +233,9 @@ class Block(metaclass=_BlockMeta):
     def __setattr__(self, name: str, value: Any) -> None:
         if isinstance(value, Block):
             self.register_child(value, name)
-        elif isinstance(value, Parameter):
-            if all(p is not value for p in self._reg_params.values()):
-                self._reg_params[name] = value
+        elif isinstance(value, Parameter) and all(
+                p is not value for p in self._reg_params.values()):
+            self._reg_params[name] = value
         existing = self.__dict__.get(name)
         if isinstance(existing, Block) and existing is not value:
             # replacing a child: the old one leaves the network
@@ -381,13 +265,13 @@ class Block(metaclass=_BlockMeta):
         structure_changed()
         return block
 
-    def _entries(self, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Parameter]]:
+    def entries(self, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Parameter]]:
         for local_name, param in self._reg_params.items():
             yield (*path, local_name), param
         for key, child in self._children.items():
-            yield from child._entries((*path, key))
+            yield from child.entries((*path, key))
 
-    def _signature(self, params: dict[int, int], blocks: dict[int, int]) -> tuple:
+    def signature(self, params: dict[int, int], blocks: dict[int, int]) -> tuple:
         # Parameters and blocks are numbered in visiting order, so sharing is part of the key.
         if id(self) in blocks:
             return ("shared-block", blocks[id(self)])
@@ -398,12 +282,13 @@ class Block(metaclass=_BlockMeta):
             own.append((local, index, p.shape, str(p.dtype), p.kind))
         try:
             config = tuple(
-                (k, _config_value(v)) for k, v in sorted(vars(self).items())
+                (k, config_value(v)) for k, v in sorted(vars(self).items())
                 if not k.startswith("_") and not isinstance(v, Block | Parameter)
             )
         except TypeError:  # a setting that cannot be compared: this block compiles on its own
             config = ("uid", self._uid)
-        children = tuple((k, c._signature(params, blocks)) for k, c in self._children.items())
+        children = tuple((k if self._keys_in_signature else i, c.signature(params, blocks))
+                         for i, (k, c) in enumerate(self._children.items()))
         order = tuple(blocks.get(id(c), -1) for c in self._order)
         return (type(self), self._hybrid_mode(), config, tuple(own), children, order)
 
@@ -481,10 +366,10 @@ class Block(metaclass=_BlockMeta):
     def __call__(self, *inputs: Any) -> Any:
         binding = current_binding()
         if binding is not None:
-            return self._forward_in(binding, inputs)
+            return self.run_forward(binding, inputs)
         return self._shell_call(inputs)
 
-    def _forward_in(self, binding: Binding, inputs: tuple, root: bool = False) -> Any:
+    def run_forward(self, binding: Binding, inputs: tuple, root: bool = False) -> Any:
         if root:  # scopes name the layers inside, relative to the network called
             out = self.forward(*inputs)
         else:
@@ -536,7 +421,7 @@ class Block(metaclass=_BlockMeta):
                 )
         binding = Binding({}, (), training, key, mode="shell")
         with bind(binding):
-            out = self._forward_in(binding, inputs, root=True)
+            out = self.run_forward(binding, inputs, root=True)
         by_id = {id(p): p for p in structure.collected.values()}
         for pid, value in binding.updates.items():
             if pid in by_id:
@@ -577,11 +462,11 @@ class Block(metaclass=_BlockMeta):
             [[3.0]]
         """
         structure = self.structure()
-        values = _values_from_tree(structure.param_paths, params, "params", self.name)
+        values = values_from_tree(structure.param_paths, params, "params", self.name)
         if state is None:
             states = tuple(p.stored() for p in structure.states)
         else:
-            states = _values_from_tree(structure.state_paths, state, "state", self.name)
+            states = values_from_tree(structure.state_paths, state, "state", self.name)
         if key is not None and not isinstance(key, jax.Array):
             key = _init.as_key(key)
         out, new_states = run(structure.key, values, states, inputs, key, training)
@@ -679,127 +564,3 @@ class HybridBlock(Block):
     """gluon's ``HybridBlock``: every block here can be compiled, so this is ``Block``."""
 
 
-def _values_from_tree(paths: tuple, tree: Any, what: str, owner: str) -> tuple:
-    if not isinstance(tree, Mapping):
-        raise TypeError(
-            f"{owner}.apply: {what} must be a pytree of dicts like net.{what}, got "
-            f"{type(tree).__name__}."
-        )
-    flat = dict(flatten_tree(tree))
-    missing = [path_str(p) for p in paths if p not in flat]
-    extra = [path_str(p) for p in flat if p not in set(paths)]
-    if missing or extra:
-        raise ValueError(
-            f"{owner}.apply: {what} does not match the network's parameters: missing {missing}, "
-            f"unexpected {extra}. Pass a pytree shaped like net.{what}."
-        )
-    return tuple(flat[p] for p in paths)
-
-
-# -- the one pure function behind apply, hybridize and the trainers ---------------------------
-
-
-def run(skey: StructureKey, values: tuple, states: tuple, inputs: tuple, key: Any,
-        training: bool) -> tuple[Any, tuple]:
-    """Runs the network of ``skey`` on ``values`` (its params in structure order); pure.
-
-    Returns:
-        ``(outputs, new_states)``: the outputs of ``forward`` and the state values after the
-        pass (unchanged outside training).
-    """
-    block = skey.block()
-    structure = block.structure()
-    if structure.key != skey:
-        raise RuntimeError(
-            f"{block.name} changed while one of its compiled programs was in use; call it again."
-        )
-    ids = {id(p): v for p, v in zip(structure.params, values, strict=True)}
-    ids.update({id(p): v for p, v in zip(structure.states, states, strict=True)})
-    binding = Binding(ids, structure.params + structure.states, training, key, mode="apply")
-    with bind(binding):
-        out = block._forward_in(binding, tuple(inputs), root=True)
-    new_states = tuple(binding.updates.get(id(p), v)
-                       for p, v in zip(structure.states, states, strict=True))
-    return out, new_states
-
-
-run_compiled = jax.jit(run, static_argnums=(0, 5))
-
-
-def trace_shapes(block: Block, inputs: Sequence[Any],
-                 record: list | None = None) -> tuple[Any, Params, tuple]:
-    """Runs ``block`` abstractly; returns output structs, parameter shapes and state shapes.
-
-    Parameters without values get abstract ones of the shape the layers infer; nothing stored
-    changes.
-    """
-    collected = block.collect_params()
-    binding = Binding({}, tuple(collected.values()), False, None, mode="shapes")
-    binding.record = record
-
-    def forward(*xs):
-        with bind(binding):
-            return block._forward_in(binding, xs, root=True)
-
-    out = jax.eval_shape(forward, *inputs)
-    shapes = []
-    for name, p in collected.items():
-        shape = binding.shapes.get(id(p), p.shape)
-        if None in shape:
-            raise ValueError(
-                f"The forward pass did not fix the shape {shape} of parameter '{name}'."
-            )
-        shapes.append((collected.path(name), tuple(shape), p.kind))
-    params = nest((path, shape) for path, shape, kind in shapes if kind == "param")
-    states = tuple(shape for _, shape, kind in shapes if kind == "state")
-    return out, params, states
-
-
-class _F:
-    """The ``F`` of ``hybrid_forward``: ``jax.nn`` and ``jax.numpy`` by name, MXNet spellings too."""
-
-    _aliases: dict[str, Callable] = {
-        "Activation": lambda x, act_type: _activation_fn(act_type)(x),
-        "FullyConnected": lambda x, weight, bias=None, num_hidden=None, no_bias=False,
-        flatten=True: _fully_connected(x, weight, bias, flatten),
-        "broadcast_add": jnp.add,
-        "broadcast_sub": jnp.subtract,
-        "broadcast_mul": jnp.multiply,
-        "broadcast_div": jnp.divide,
-        "softrelu": jax.nn.softplus,
-        "flatten": lambda x: x.reshape(x.shape[0], -1),
-        "Flatten": lambda x: x.reshape(x.shape[0], -1),
-    }
-
-    def __getattr__(self, name: str) -> Any:
-        if name in self._aliases:
-            return self._aliases[name]
-        for namespace in (jax.nn, jnp):
-            if hasattr(namespace, name):
-                return getattr(namespace, name)
-        raise AttributeError(
-            f"F.{name} is not available: F holds jax.numpy and jax.nn functions (e.g. F.dot, "
-            f"F.relu, F.tanh); write the operation with those."
-        )
-
-
-def _fully_connected(x: Any, weight: Any, bias: Any, flatten: bool) -> Any:
-    # MXNet's FullyConnected stores the weight as (units, in_units)
-    x = x.reshape(x.shape[0], -1) if flatten else x
-    y = x @ weight.T
-    return y if bias is None else y + bias
-
-
-def _activation_fn(name: str) -> Callable:
-    from .basic import activation_function
-
-    return activation_function(name)
-
-
-#: The array namespace handed to ``hybrid_forward``.
-F = _F()
-
-
-def count(shape: Sequence[int]) -> int:
-    """The number of values of an array of ``shape``."""
-    return math.prod(shape)
