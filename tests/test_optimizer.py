@@ -162,6 +162,9 @@ CASES = [
     ("adam", {"learning_rate": 0.05, "beta1": 0.5, "beta2": 0.9, "epsilon": 1e-3}),
     ("adamw", {"learning_rate": 0.05, **COMMON}),
     ("adagrad", {"learning_rate": 0.1, **COMMON}),
+    ("adagrad", {"learning_rate": 0.1, "eps": 0.5}),  # large eps: inside or outside the sqrt shows
+    ("rmsprop", {"learning_rate": 0.01, "epsilon": 0.5}),
+    ("rmsprop", {"learning_rate": 0.01, "epsilon": 0.5, "centered": True}),
     ("rmsprop", {"learning_rate": 0.01, **COMMON}),
     ("rmsprop", {"learning_rate": 0.01, "centered": True, "gamma2": 0.7, **COMMON}),
     ("adadelta", {"rho": 0.8, **COMMON}),
