@@ -231,6 +231,14 @@ def _factory(name: str, hp: Mapping[str, Any]) -> Callable[[Any], optax.Gradient
 # -- the Optimizer --------------------------------------------------------------------------------
 
 
+def _as_float(value: Any) -> float:
+    """A stored rate as the shortest decimal its dtype holds: float32 0.1 reads 0.1."""
+    value = np.asarray(value)
+    if value.dtype in (np.float16, np.float32, np.float64):
+        return float(np.format_float_positional(value[()], unique=True, trim="0"))
+    return float(value)
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class Optimizer:
     """An optax transformation with its learning rate made readable and settable.
@@ -280,8 +288,8 @@ class Optimizer:
         """
         hyperparams = self._hyperparams(state)
         if self.scheduler is not None:
-            return float(self.scheduler(int(state.count)))
-        return float(hyperparams["learning_rate"])
+            return _as_float(self.scheduler(int(state.count)))
+        return _as_float(hyperparams["learning_rate"])
 
     def set_learning_rate(self, state: Any, lr: float) -> Any:
         """A copy of ``state`` whose following updates use ``lr``; ``state`` is left as it was.
@@ -299,7 +307,7 @@ class Optimizer:
             >>> from dstraight import optimizer
             >>> opt = optimizer.create("adam")
             >>> state = opt.set_learning_rate(opt.init({}), 0.01)
-            >>> round(opt.get_learning_rate(state), 6)
+            >>> opt.get_learning_rate(state)  # the float32 in the state, read back as 0.01
             0.01
         """
         lr = real(lr, "learning_rate", low=0.0)
@@ -336,7 +344,7 @@ def _foreign(tx: Any) -> Optimizer:
     hyperparams = getattr(probe, "hyperparams", None)
     lr = None
     if isinstance(hyperparams, Mapping) and "learning_rate" in hyperparams:
-        lr = float(hyperparams["learning_rate"])
+        lr = _as_float(hyperparams["learning_rate"])
     return Optimizer(tx=tx, learning_rate=lr)
 
 
@@ -387,7 +395,7 @@ def create(
             # MXNet asks the scheduler after counting the update: update k uses sched(k)
             rate, base = (lambda count: schedule(count + 1)), schedule.base_lr
         else:
-            rate, base = schedule, float(schedule(0))
+            rate, base = schedule, _as_float(schedule(0))
         tx = optax.inject_hyperparams(_factory(name, hp))(learning_rate=rate)
         return Optimizer(tx, name, base, schedule, types.MappingProxyType(hp))
     if _as_dict(optimizer_params):
