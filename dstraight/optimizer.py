@@ -7,12 +7,16 @@ defaults in ways a reader can see in a training curve:
 
 * SGD and NAG (and centered RMSProp) keep the learning rate *inside* the momentum buffer:
   ``mom = momentum * mom - lr * g``, ``w += mom``. A new learning rate scales only the new
-  contributions; ``optax.sgd`` multiplies the whole buffer by the current rate.
+  contributions; ``optax.sgd`` multiplies the whole buffer by the current rate. (NAG is the
+  ``nag_mom_update`` kernel of MXNet 1.4 on; for a constant rate it equals optax's Nesterov.)
 * ``rescale_grad`` multiplies the gradient first, ``clip_gradient`` then clips it elementwise.
   Weight decay ``wd * w`` is added after the clip in sgd, nag, adagrad and adadelta, before it in
   adam and rmsprop, and is decoupled from the moments in adamw.
 * Adam's bias correction multiplies the learning rate, with ``epsilon`` added to ``sqrt(v)``;
   AdaGrad's and RMSProp's ``epsilon`` sits inside the square root.
+* AdaDelta has no learning rate in MXNet 1.x; here ``learning_rate`` (default 1.0, which is
+  MXNet's rule) scales its step. AdamW is MXNet's: ``w -= lr_t * (m / (sqrt(v) + eps) + wd * w)``
+  with the bias-corrected ``lr_t``.
 
 The learning rate is injected with ``optax.inject_hyperparams``: it is
 ``state.hyperparams['learning_rate']``, read by a compiled step as data, so
@@ -362,8 +366,10 @@ def create(
             ``wd``, ``clip_gradient``, ``rescale_grad`` and ``lr_scheduler``; sgd and nag
             ``momentum``; adam and adamw ``beta1``, ``beta2``, ``epsilon``; adagrad ``eps``;
             rmsprop ``gamma1``, ``gamma2``, ``epsilon``, ``centered``; adadelta ``rho``,
-            ``epsilon``. Missing ones take MXNet's defaults. Given both, ``learning_rate``
-            becomes the scheduler's ``base_lr``.
+            ``epsilon``. Missing ones take MXNet's defaults. ``lr_scheduler`` is a
+            :mod:`dstraight.lr_scheduler` scheduler (update ``k``, counted from 1, uses
+            ``sched(k)`` as in MXNet; given with it, ``learning_rate`` replaces its ``base_lr``)
+            or an optax schedule (update ``k`` uses ``schedule(k - 1)``, optax's count).
 
     Returns:
         An :class:`Optimizer`; its ``tx`` has the learning rate injected.
