@@ -219,6 +219,13 @@ def _check_horizon(scheduler: LRScheduler, max_update: Any, final_lr: Any) -> No
         )
 
 
+def _remaining(scheduler: Any, n: Any, xp: Any) -> Any:
+    """The fraction of the decay still ahead, 1 at the end of the warmup and 0 from max_update."""
+    # from integers, so that 1 - done does not lose float32 digits near the end
+    span = scheduler.max_update - scheduler.warmup_steps
+    return (scheduler.max_update - xp.minimum(n, scheduler.max_update)) / span
+
+
 @dataclasses.dataclass(frozen=True)
 class PolyScheduler(LRScheduler):
     """Polynomial decay from ``base_lr`` to ``final_lr`` at update ``max_update``.
@@ -245,10 +252,8 @@ class PolyScheduler(LRScheduler):
         _check_horizon(self, self.max_update, self.final_lr)
 
     def _decay(self, n: Any, xp: Any) -> Any:
-        done = (xp.minimum(n, self.max_update) - self.warmup_steps) / (
-            self.max_update - self.warmup_steps
-        )
-        return self.final_lr + (self.base_lr - self.final_lr) * xp.power(1.0 - done, self.pwr)
+        left = _remaining(self, n, xp)
+        return self.final_lr + (self.base_lr - self.final_lr) * xp.power(left, self.pwr)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -275,7 +280,6 @@ class CosineScheduler(LRScheduler):
         _check_horizon(self, self.max_update, self.final_lr)
 
     def _decay(self, n: Any, xp: Any) -> Any:
-        done = (xp.minimum(n, self.max_update) - self.warmup_steps) / (
-            self.max_update - self.warmup_steps
-        )
-        return self.final_lr + (self.base_lr - self.final_lr) * (1 + xp.cos(math.pi * done)) / 2
+        # (1 + cos(pi * done)) / 2 == sin(pi / 2 * left)**2, without float32's cancellation near 0
+        wave = xp.sin(math.pi / 2 * _remaining(self, n, xp)) ** 2
+        return self.final_lr + (self.base_lr - self.final_lr) * wave

@@ -7,12 +7,16 @@ defaults in ways a reader can see in a training curve:
 
 * SGD and NAG (and centered RMSProp) keep the learning rate *inside* the momentum buffer:
   ``mom = momentum * mom - lr * g``, ``w += mom``. A new learning rate scales only the new
-  contributions; ``optax.sgd`` multiplies the whole buffer by the current rate.
+  contributions; ``optax.sgd`` multiplies the whole buffer by the current rate. (NAG is the
+  ``nag_mom_update`` kernel of MXNet 1.4 on; for a constant rate it equals optax's Nesterov.)
 * ``rescale_grad`` multiplies the gradient first, ``clip_gradient`` then clips it elementwise.
   Weight decay ``wd * w`` is added after the clip in sgd, nag, adagrad and adadelta, before it in
   adam and rmsprop, and is decoupled from the moments in adamw.
 * Adam's bias correction multiplies the learning rate, with ``epsilon`` added to ``sqrt(v)``;
   AdaGrad's and RMSProp's ``epsilon`` sits inside the square root.
+* AdaDelta has no learning rate in MXNet 1.x; here ``learning_rate`` (default 1.0, which is
+  MXNet's rule) scales its step. AdamW is MXNet's: ``w -= lr_t * (m / (sqrt(v) + eps) + wd * w)``
+  with the bias-corrected ``lr_t``.
 
 The learning rate is injected with ``optax.inject_hyperparams``: it is
 ``state.hyperparams['learning_rate']``, read by a compiled step as data, so
@@ -231,6 +235,14 @@ def _factory(name: str, hp: Mapping[str, Any]) -> Callable[[Any], optax.Gradient
 # -- the Optimizer --------------------------------------------------------------------------------
 
 
+def _as_float(value: Any) -> float:
+    """A stored rate as the shortest decimal its dtype holds: float32 0.1 reads 0.1."""
+    value = np.asarray(value)
+    if value.dtype in (np.float16, np.float32, np.float64):
+        return float(np.format_float_positional(value[()], unique=True, trim="0"))
+    return float(value)
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class Optimizer:
     """An optax transformation with its learning rate made readable and settable.
@@ -280,8 +292,8 @@ class Optimizer:
         """
         hyperparams = self._hyperparams(state)
         if self.scheduler is not None:
-            return float(self.scheduler(int(state.count)))
-        return float(hyperparams["learning_rate"])
+            return _as_float(self.scheduler(int(state.count)))
+        return _as_float(hyperparams["learning_rate"])
 
     def set_learning_rate(self, state: Any, lr: float) -> Any:
         """A copy of ``state`` whose following updates use ``lr``; ``state`` is left as it was.
@@ -299,7 +311,7 @@ class Optimizer:
             >>> from dstraight import optimizer
             >>> opt = optimizer.create("adam")
             >>> state = opt.set_learning_rate(opt.init({}), 0.01)
-            >>> round(opt.get_learning_rate(state), 6)
+            >>> opt.get_learning_rate(state)  # the float32 in the state, read back as 0.01
             0.01
         """
         lr = real(lr, "learning_rate", low=0.0)
@@ -336,7 +348,7 @@ def _foreign(tx: Any) -> Optimizer:
     hyperparams = getattr(probe, "hyperparams", None)
     lr = None
     if isinstance(hyperparams, Mapping) and "learning_rate" in hyperparams:
-        lr = float(hyperparams["learning_rate"])
+        lr = _as_float(hyperparams["learning_rate"])
     return Optimizer(tx=tx, learning_rate=lr)
 
 
@@ -354,8 +366,10 @@ def create(
             ``wd``, ``clip_gradient``, ``rescale_grad`` and ``lr_scheduler``; sgd and nag
             ``momentum``; adam and adamw ``beta1``, ``beta2``, ``epsilon``; adagrad ``eps``;
             rmsprop ``gamma1``, ``gamma2``, ``epsilon``, ``centered``; adadelta ``rho``,
-            ``epsilon``. Missing ones take MXNet's defaults. Given both, ``learning_rate``
-            becomes the scheduler's ``base_lr``.
+            ``epsilon``. Missing ones take MXNet's defaults. ``lr_scheduler`` is a
+            :mod:`dstraight.lr_scheduler` scheduler (update ``k``, counted from 1, uses
+            ``sched(k)`` as in MXNet; given with it, ``learning_rate`` replaces its ``base_lr``)
+            or an optax schedule (update ``k`` uses ``schedule(k - 1)``, optax's count).
 
     Returns:
         An :class:`Optimizer`; its ``tx`` has the learning rate injected.
@@ -387,7 +401,7 @@ def create(
             # MXNet asks the scheduler after counting the update: update k uses sched(k)
             rate, base = (lambda count: schedule(count + 1)), schedule.base_lr
         else:
-            rate, base = schedule, float(schedule(0))
+            rate, base = schedule, _as_float(schedule(0))
         tx = optax.inject_hyperparams(_factory(name, hp))(learning_rate=rate)
         return Optimizer(tx, name, base, schedule, types.MappingProxyType(hp))
     if _as_dict(optimizer_params):
