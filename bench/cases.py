@@ -9,6 +9,8 @@ short batch is dropped everywhere, so that no case pays for an extra compilation
 - ``gluon``: the book's gluon-style loop, ``DataLoader`` + ``Trainer.fit_epoch`` (a).
 - ``gluon_python_loop``: the same objects driven batch by batch from Python, one jitted fused step
   per batch; where the per-step dispatch cost shows.
+- ``plain_loop``: the book's explicit loop, ``jax.jit(jax.value_and_grad(...))`` of
+  ``net.apply`` and ``trainer.step(grads, batch_size)`` per batch: two compiled calls per step.
 - ``module``: ``Module.fit`` on an ``NDArrayIter`` (b).
 - ``torch``: an idiomatic PyTorch eager loop over the same data (d), when torch is installed.
 """
@@ -131,6 +133,24 @@ def make_gluon_python_loop(problem: Problem, device: jax.Device) -> EpochFn:
     return run_epoch
 
 
+def make_plain_loop(problem: Problem, device: jax.Device) -> EpochFn:
+    """The explicit loop of the gluon chapters: jitted value_and_grad, then trainer.step."""
+    net, trainer, loader = _gluon_net(problem, device)
+    loss_fn = dstraight_loss(problem)
+    value_and_grad = jax.jit(jax.value_and_grad(
+        lambda p, X, y: loss_fn(net.apply(p, X), y).sum()))
+
+    def run_epoch() -> float:
+        total = jnp.zeros(())
+        for X, y in loader:
+            value, grads = value_and_grad(net.params, X, y)
+            trainer.step(grads, problem.batch_size)
+            total = total + value
+        return float(total) / (problem.steps_per_epoch * problem.batch_size)
+
+    return run_epoch
+
+
 def make_module(problem: Problem, device: jax.Device) -> EpochFn:
     """(b) ``Module.fit``, one epoch per call, on a device-resident NDArrayIter."""
     net = nn.Dense(problem.units, in_units=problem.X.shape[1])
@@ -199,6 +219,7 @@ CASES: dict[str, Callable[[Problem, jax.Device], EpochFn]] = {
     "reference": make_reference,
     "gluon": make_gluon,
     "gluon_python_loop": make_gluon_python_loop,
+    "plain_loop": make_plain_loop,
     "module": make_module,
     "torch": make_torch,
 }

@@ -4,7 +4,21 @@ Gluon-style layers, losses, trainers, metrics and data loaders as a thin statefu
 JAX functions. This module only re-exports; each concept lives in its own module.
 """
 
-from . import callback, data, init, loss, metric, nn, viz
+from . import (
+    autograd,
+    callback,
+    checkpoint,
+    data,
+    init,
+    loss,
+    lr_scheduler,
+    metric,
+    nn,
+    ops,
+    optimizer,
+    parameter,
+    viz,
+)
 from .device import cpu, gpu, num_gpus, try_gpu
 from .module import Module
 from .trainer import Trainer
@@ -14,14 +28,20 @@ __version__ = "0.1.0"
 __all__ = [
     "Module",
     "Trainer",
+    "autograd",
     "callback",
+    "checkpoint",
     "cpu",
     "data",
     "gpu",
     "init",
     "loss",
+    "lr_scheduler",
     "metric",
     "nn",
+    "ops",
+    "optimizer",
+    "parameter",
     "num_gpus",
     "try_gpu",
     "viz",

@@ -42,6 +42,9 @@ class Optimizing:
     params: tuple
     opt_state: Any = None
 
+    def __post_init__(self) -> None:
+        self.static_tx = P.Static(self.tx, self.tx_key)
+
     def values(self) -> tuple:
         return tuple(p.stored() for p in self.params)
 
@@ -351,8 +354,7 @@ def _train_iterated(net, loss_fn, data, opt, metrics, on_batch, rows=None) -> Ep
             spec = P.make_spec(net, loss_fn, compiled, opt.tx, opt.tx_key, opt.params)
             carry, frozen = _carry(net, spec, opt, zero_acc(spec, label_spec, pred_spec))
             key = net.next_key()
-        carry, out, _ = P.train_batch(spec, frozen, carry, inputs, y,
-                                      jax.random.fold_in(key, steps))
+        carry, out, _ = P.train_batch(spec, frozen, carry, inputs, y, key, np.uint32(steps))
         for m in eager:
             m.update([y], [out])
         if on_batch is not None:
@@ -369,44 +371,64 @@ def _train_iterated(net, loss_fn, data, opt, metrics, on_batch, rows=None) -> Ep
 
 
 class StepRunner:
-    """One compiled training step at a time (``Trainer.fused_step``), programs cached."""
+    """One compiled training step at a time (``Trainer.fused_step``), programs cached.
+
+    The count of skipped (non-finite) steps stays on the device, in the accumulator that each
+    step carries on; :attr:`bad_steps` reads it, which waits for the steps to finish.
+    """
 
     def __init__(self, net: Block, loss_fn: Callable, opt: Optimizing):
         self.net, self.loss_fn, self.opt = net, loss_fn, opt
+        self._skey: Any = None
         self._spec: Any = None
         self._acc: Any = None
         self._key: Any = None
         self._count = 0
 
-    def __call__(self, inputs: tuple, y: Any) -> tuple[jax.Array, jax.Array]:
-        """Trains on one batch; returns ``(mean loss, finite flag)`` as device scalars."""
+    @property
+    def bad_total(self) -> Any:
+        """The device scalar counting the steps skipped so far (None before the first)."""
+        return None if self._acc is None else self._acc[2]
+
+    def __call__(self, inputs: tuple, y: Any) -> jax.Array:
+        """Trains on one batch; returns the mean loss as a device scalar."""
         net = self.net
-        inputs = tuple(jnp.asarray(x) for x in inputs)
-        ensure_shapes(net, inputs)
         structure = net.structure()
-        spec = self._spec
-        if spec is None or spec.net != structure.key:
-            spec = self._spec = P.make_spec(net, self.loss_fn, (), self.opt.tx, self.opt.tx_key,
-                                            self.opt.params)
-            zero = jnp.zeros((), jnp.float32)
-            self._acc = (zero, zero, zero, ())
-            self._key = net.next_key()
-        carry, frozen = _carry(net, spec, self.opt, self._acc)
+        if self._skey is not structure.key:
+            ensure_shapes(net, tuple(jnp.asarray(x) for x in inputs))
+            structure = net.structure()
+            self._spec = P.make_spec(net, self.loss_fn, (), self.opt.tx, self.opt.tx_key,
+                                     self.opt.params)
+            self._skey = structure.key
+            if self._acc is None:
+                zero = jnp.zeros((), jnp.float32)
+                self._acc = (zero, zero, zero, ())
+                self._key = net.next_key()
+        spec, opt = self._spec, self.opt
+        trainable = opt.values()
+        states = tuple(p.stored() for p in structure.states)
+        frozen = tuple(p.stored() for p, j in zip(structure.params, spec.place, strict=True)
+                       if j is None)
+        carry = (trainable, states, opt.state_for(trainable), self._acc)
         self._count += 1
-        carry, _, mean_loss = P.train_batch(spec, frozen, carry, inputs, jnp.asarray(y),
-                                            jax.random.fold_in(self._key, self._count))
-        _commit(net, self.opt, carry)
-        return mean_loss, carry[3][2] == 0
+        carry, _, mean_loss = P.train_batch(spec, frozen, carry, inputs, y, self._key,
+                                            np.uint32(self._count))
+        _commit(net, opt, carry)
+        self._acc = carry[3]
+        return mean_loss
 
 
-def apply_gradients(opt: Optimizing, grads: tuple, scale: float) -> jax.Array:
-    """One optimizer update from gradients; returns the device flag "the gradients were finite"."""
+def apply_gradients(opt: Optimizing, grads: tuple, scale: float, bad: Any) -> Any:
+    """One optimizer update from gradients; returns the device count of skipped updates.
+
+    ``bad`` is the count so far (a device scalar): an update whose gradients are not finite is
+    skipped and adds one.
+    """
     values = opt.values()
-    state = opt.state_for(values)
-    new, new_state, ok = P.apply_grads(P.Static(opt.tx, opt.tx_key), values, state, grads,
-                                       np.float32(scale))
+    new, new_state, bad = P.apply_grads(opt.static_tx, values, opt.state_for(values), grads,
+                                        np.float32(scale), bad)
     opt.commit(new, new_state)
-    return ok
+    return bad
 
 
 # -- evaluation and prediction --------------------------------------------------------------------

@@ -202,9 +202,9 @@ def _train_rows(spec, frozen, carry, arrays, n_data, rows, key):
     return carry
 
 
-def _train_batch(spec, frozen, carry, inputs, y, key):
+def _train_batch(spec, frozen, carry, inputs, y, key, step):
     _traces[0] += 1
-    return _train_step(spec, frozen, carry, inputs, y, key)
+    return _train_step(spec, frozen, carry, inputs, y, jax.random.fold_in(key, step))
 
 
 # Nothing is donated: users may hold earlier net.params or trainer.opt_state, and at these sizes
@@ -247,14 +247,14 @@ eval_batch = jax.jit(_eval_batch, static_argnums=(0,))
 predict_rows = jax.jit(_predict_rows, static_argnums=(0,))
 
 
-def _apply_grads(tx, trainable, opt_state, grads, scale):
+def _apply_grads(tx, trainable, opt_state, grads, scale, bad):
     _traces[0] += 1
     grads = jax.tree.map(lambda g: g * scale.astype(jnp.result_type(g)), grads)
     updates, new_opt = tx.obj.update(grads, opt_state, trainable)
     new = optax.apply_updates(trainable, updates)
     ok = _all_finite(grads)
     new, new_opt = _keep_if(ok, (new, new_opt), (trainable, opt_state))
-    return new, new_opt, ok
+    return new, new_opt, bad + (~ok).astype(jnp.float32)
 
 
 apply_grads = jax.jit(_apply_grads, static_argnums=(0,))

@@ -50,6 +50,10 @@ from .parameter import Parameter, ParameterDict, flatten_tree, path_str
 
 __all__ = ["Trainer"]
 
+# How often at most the count of skipped (non-finite) steps is read back when it is not ready
+# yet: reading it waits for the step, and per step that wait costs as much as a small step.
+_CHECK_EVERY = 16
+
 
 def _hashable(value: Any) -> Any:
     try:
@@ -123,7 +127,9 @@ class Trainer:
         else:
             tx_key = ("id", id(self._opt.tx), self._opt.tx)
         self._run = _engine.Optimizing(self._opt.tx, tx_key, self._params)
-        self._last_ok: jax.Array | None = None
+        self._bad: jax.Array | None = None  # skipped trainer.step updates, on the device
+        self._seen_bad = 0.0
+        self._unchecked = 0
         self._pending_lr: float | None = None
 
     # -- optimizer state and learning rate ------------------------------------------------------
@@ -204,9 +210,21 @@ class Trainer:
 
     # -- gluon's step ----------------------------------------------------------------------------
 
-    def _check_flag(self, ok: jax.Array | None, where: str) -> None:
-        if ok is not None and not bool(ok):
-            raise FloatingPointError(_engine.divergence_message(where, 1, 1, self._lr_hint()))
+    def _watch(self, bad_total: jax.Array, where: str, force: bool = False) -> None:
+        """Raises if the device count of skipped steps grew.
+
+        The count is read when it is ready anyway, and at least every ``_CHECK_EVERY`` steps
+        (a read waits for the step to finish, which a read per step would do every time).
+        """
+        self._unchecked += 1
+        if not (force or self._unchecked >= _CHECK_EVERY or bad_total.is_ready()):
+            return
+        steps, self._unchecked = self._unchecked, 0
+        bad = float(bad_total)
+        if bad > self._seen_bad:
+            new, self._seen_bad = int(bad - self._seen_bad), bad
+            raise FloatingPointError(_engine.divergence_message(
+                f"{where} (checked over the last {steps})", new, steps, self._lr_hint()))
 
     def _lr_hint(self) -> str:
         try:
@@ -220,8 +238,8 @@ class Trainer:
         The gradients are divided by ``batch_size`` (gluon's contract) and handed to the
         optimizer; the parameters are updated in place. Gradients of parameters this trainer
         does not train (a frozen subset) may be present and are ignored. If the gradients are
-        not finite the update is skipped and ``FloatingPointError`` is raised, at the latest by
-        the next call.
+        not finite the update is skipped and ``FloatingPointError`` is raised, usually at once and
+        at the latest 16 calls later (the check reads a device value only when it is ready).
 
         Args:
             grads: a pytree shaped like ``net.params``, e.g. from
@@ -233,7 +251,7 @@ class Trainer:
         Raises:
             ValueError: if ``grads`` does not match the parameters or ``batch_size`` is not a
                 positive finite number.
-            FloatingPointError: if the gradients of this or the previous step were not finite.
+            FloatingPointError: if the gradients of this or a recent step were not finite.
 
         Examples:
             >>> import jax.numpy as jnp
@@ -269,11 +287,13 @@ class Trainer:
                     f"e.g. jax.grad(f)(net.params)."
                 )
             values.append(g)
-        self._check_flag(self._last_ok, "at the previous trainer.step")
-        self._ready()
-        ok = _engine.apply_gradients(self._run, tuple(values), 1.0 / float(batch_size))
-        self._last_ok = None if ok.is_ready() and bool(ok) else ok
-        self._check_flag(self._last_ok if ok.is_ready() else None, "at this trainer.step")
+        if self._run.opt_state is None:
+            self._ready()
+        if self._bad is None:
+            self._bad = jnp.zeros((), jnp.float32)
+        self._bad = _engine.apply_gradients(self._run, tuple(values), 1.0 / float(batch_size),
+                                            self._bad)
+        self._watch(self._bad, "of trainer.step")
 
     def allreduce_grads(self) -> None:
         """Nothing to reduce across devices in one process (kept for gluon code)."""
@@ -292,7 +312,7 @@ class Trainer:
         Equivalent to computing ``grads`` of ``loss_fn(net.apply(params, X, training=True),
         y).sum()`` and calling ``self.step(grads, len(X))``, but compiled once per batch shape.
         A step whose loss or gradient is not finite is skipped and reported
-        (``FloatingPointError``) at the latest by the next call.
+        (``FloatingPointError``) within at most 16 calls, usually at once.
 
         Args:
             net: the block whose parameters this trainer updates.
@@ -314,14 +334,19 @@ class Trainer:
         """
         _check_net_and_loss(net, loss_fn)
         runner = _engine.StepRunner(net, loss_fn, self._run)
+        seen = [0.0]
 
         def step(X: Any, y: Any) -> jax.Array:
-            self._check_flag(self._last_ok, "at the previous fused step")
             inputs = tuple(X) if isinstance(X, tuple) else (X,)
-            _engine.ensure_shapes(net, tuple(jnp.asarray(x) for x in inputs))
-            self._ready()
-            mean_loss, ok = runner(inputs, y)
-            self._last_ok = ok
+            if self._run.opt_state is None:
+                _engine.ensure_shapes(net, tuple(jnp.asarray(x) for x in inputs))
+                self._ready()
+            mean_loss = runner(inputs, y)
+            self._seen_bad, saved = seen[0], self._seen_bad
+            try:
+                self._watch(runner.bad_total, "of this fused step")
+            finally:
+                seen[0], self._seen_bad = self._seen_bad, saved
             return mean_loss
 
         return step
@@ -366,7 +391,6 @@ class Trainer:
                     on_batch: Any = None) -> _engine.EpochResult:
         """:meth:`fit_epoch` with metrics and callbacks; returns the epoch's sums (for Module)."""
         _check_net_and_loss(net, loss_fn)
-        self._check_flag(self._last_ok, "at the previous step")
         if _engine.is_device_loader(loader):
             arrays = tuple(loader.data_arrays)
             _engine.ensure_shapes(net, tuple(a[: loader.batch_size] for a in arrays))
