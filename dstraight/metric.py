@@ -367,8 +367,8 @@ class Accuracy(EvalMetric):
     * of a different shape from the labels: class scores, the predicted class is their argmax
       along ``axis``; the labels are class ids ``0..C-1``;
     * of the labels' shape, floating, with ``C > 1`` entries along ``axis``: scores, and the
-      labels are one-hot or probability rows: the argmaxes are compared (MXNet would compare
-      all ``N * C`` entries, which scores a random 10-class model near 0.8);
+      labels are one-hot or probability rows along ``axis``: the argmaxes are compared (MXNet
+      compares all ``N * C`` entries, which scores a random 10-class model far above 0.1);
     * otherwise (same shape, integer, or one entry along ``axis``): predicted class ids.
 
     Labels that are not class ids (or, for the second case, rows that are not distributions)
@@ -409,9 +409,9 @@ class Accuracy(EvalMetric):
                 )
             ids, ok = _class_ids(label, pred.shape[axis], "Accuracy")
             count = label.size
-        elif (pred.ndim == 2 and jnp.issubdtype(pred.dtype, jnp.floating)
+        elif (pred.ndim >= 2 and jnp.issubdtype(pred.dtype, jnp.floating)
               and pred.shape[_check_axis(self.axis, pred.shape, "Accuracy")] > 1):
-            axis = self.axis % 2
+            axis = self.axis % pred.ndim
             ok = _distribution_rows(label, axis, "Accuracy")
             pred_label, ids = jnp.argmax(pred, axis=axis), jnp.argmax(label, axis=axis)
             count = ids.size

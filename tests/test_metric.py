@@ -168,6 +168,9 @@ def test_accuracy_with_one_hot_or_probability_labels_compares_argmaxes(jit):
     classes_first = metric.Accuracy(axis=0)
     total, count = _stats(classes_first, onehot.T, scores.T, jit)
     assert total / count == pytest.approx(expected)
+    sequences = metric.Accuracy(axis=-1)  # (batch, time, classes)
+    total, count = _stats(sequences, onehot.reshape(20, 10, 10), scores.reshape(20, 10, 10), jit)
+    assert count == 200 and total / count == pytest.approx(expected)
 
 
 def test_accuracy_with_integer_class_ids_of_the_labels_shape():
