@@ -185,7 +185,7 @@ class EvalMetric:
       the statistics of several batches are their elementwise sum. It may return ``nan`` under
       ``jax.jit`` for labels that would raise when concrete.
     * ``local_stats`` and ``global_stats`` are the running sums, tuples of ``num_stats`` floats
-      (assignable); :meth:`add_stats` adds one batch's statistics to both.
+      (assignable); ``add_stats(*stats)`` adds one batch's statistics to both.
     * The value is ``_value(*stats)``; it is ``nan`` while the last statistic, the count, is 0.
     * For ``num_stats == 2`` the tuples are MXNet's ``(sum_metric, num_inst)`` and
       ``(global_sum_metric, global_num_inst)``, the same four attributes. For more statistics
@@ -263,20 +263,20 @@ class EvalMetric:
         labels, preds = _as_list(labels), _as_list(preds)
         self._check_lists(labels, preds)
         for label, pred in zip(labels, preds, strict=True):
-            self.add_stats(self.stats(label, pred))
+            self.add_stats(*self.stats(label, pred))
 
-    def add_stats(self, stats: Sequence[Any]) -> None:
-        """Adds the statistics of one batch (what :meth:`stats` returned) to both accumulators.
+    def add_stats(self, *stats: Any) -> None:
+        """Adds statistics computed elsewhere (what :meth:`stats` returned, e.g. summed over
+        batches by the compiled loops) to the local and the global accumulators.
 
         Raises:
-            ValueError: if ``stats`` does not hold ``num_stats`` values.
+            ValueError: if there are not ``num_stats`` values.
         """
         values = self._checked(stats)
         self.local_stats = tuple(a + b for a, b in zip(self.local_stats, values, strict=True))
         self.global_stats = tuple(a + b for a, b in zip(self.global_stats, values, strict=True))
 
-    def _add(self, *stats: Any) -> None:
-        self.add_stats(stats)
+    _add = add_stats  # the name the compiled loops of Module use
 
     def _checked(self, stats: Sequence[Any]) -> tuple[float, ...]:
         stats = tuple(stats)
@@ -573,9 +573,9 @@ class F1(EvalMetric):
         counts = [self._counts(y, p) for y, p in zip(labels, preds, strict=True)]
         tp, fp, fn, n = (sum(float(c[i]) for c in counts) for i in range(4))
         if self.average == "micro":
-            self.add_stats((tp, fp, fn, n))
+            self.add_stats(tp, fp, fn, n)
         else:  # MXNet: one F1 score per update, over all of its arrays
-            self.add_stats((_f1_host(tp, fp, fn), 1.0))
+            self.add_stats(_f1_host(tp, fp, fn), 1.0)
 
 
 class Perplexity(EvalMetric):
@@ -800,7 +800,7 @@ class Loss(EvalMetric):
 
     def update(self, labels, preds):
         for pred in _as_list(preds):
-            self.add_stats(self.stats(None, pred))
+            self.add_stats(*self.stats(None, pred))
 
 
 def _feval_name(feval: Callable) -> str:
@@ -876,7 +876,7 @@ class CustomMetric(EvalMetric):
         labels, preds = _as_list(labels), _as_list(preds)
         self._check_lists(labels, preds)
         for label, pred in zip(labels, preds, strict=True):
-            self.add_stats(self._split(self._feval(np.asarray(label), np.asarray(pred))))
+            self.add_stats(*self._split(self._feval(np.asarray(label), np.asarray(pred))))
 
     def _traceable(self, label_spec: Any, pred_spec: Any) -> bool:
         """Whether ``feval`` can be traced for these shapes (checked once per shape)."""

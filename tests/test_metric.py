@@ -490,22 +490,22 @@ def test_create_composite_by_name():
 def test_accumulator_contract():
     mse = metric.MSE()
     assert mse.num_stats == 2 and mse.local_stats == (0.0, 0.0)
-    mse.add_stats((3.0, 2.0))
+    mse.add_stats(3.0, 2.0)
     mse.reset_local()
-    mse.add_stats(mse.stats(np.array([0.0, 0.0]), np.array([1.0, 3.0])))
+    mse.add_stats(*mse.stats(np.array([0.0, 0.0]), np.array([1.0, 3.0])))
     assert mse.local_stats == (10.0, 2.0) == (mse.sum_metric, mse.num_inst)
     assert mse.global_stats == (13.0, 4.0) == (mse.global_sum_metric, mse.global_num_inst)
     mse.local_stats = (1.0, 4.0)
     assert mse.get()[1] == 0.25
     micro = metric.F1(average="micro")
     assert micro.num_stats == 4 and not micro.jittable and metric.F1().jittable
-    micro.add_stats((1.0, 1.0, 0.0, 5.0))  # tp, fp, fn, examples
+    micro.add_stats(1.0, 1.0, 0.0, 5.0)  # tp, fp, fn, examples
     assert micro.local_stats == (1.0, 1.0, 0.0, 5.0) and micro.get()[1] == pytest.approx(2 / 3)
     assert (micro.sum_metric, micro.num_inst) == (pytest.approx(10 / 3), 5.0)
     micro.sum_metric = 0.0  # a view only: the statistics are unchanged
     assert micro.get()[1] == pytest.approx(2 / 3)
     with pytest.raises(ValueError, match=r"F1 keeps 4 statistics \(see stats\(\)\), got 2"):
-        micro.add_stats((1.0, 2.0))
+        micro.add_stats(1.0, 2.0)
 
 
 # -- compiled evaluation --------------------------------------------------------------------
