@@ -171,12 +171,13 @@ def iterate(data: Any) -> Iterable:
     return iter(data)
 
 
-def divergence_message(where: str, bad: int, total: int, lr: str = "") -> str:
+def divergence_message(bad: int, total: int, what: str, lr: str = "") -> str:
+    """The error for steps whose loss or gradient was not finite, with the likely causes."""
     return (
-        f"The training loss or its gradient was not finite (NaN or inf) in {bad} of {total} "
-        f"steps {where}. Those steps were skipped, so the parameters hold their last finite "
-        f"values. Likely causes: a learning rate too large{lr} (try ten times smaller), labels "
-        f"outside 0..C-1 for a classification loss, or NaN/inf values in the data."
+        f"The training loss or its gradient was not finite (NaN or inf) in {bad} of {what} "
+        f"{total}. Those steps were skipped, so the parameters hold their last finite values. "
+        f"Likely causes: a learning rate too large{lr} (try ten times smaller), labels outside "
+        f"0..C-1 for a classification loss, or NaN/inf values in the data."
     )
 
 

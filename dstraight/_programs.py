@@ -78,8 +78,9 @@ def loss_key(loss_fn: Callable) -> Any:
 
 
 def metric_key(metric: Any) -> Any:
-    config = getattr(metric, "_config", None)
-    return config() if callable(config) else ("id", id(metric), metric)
+    """Metrics with equal ``cache_key()`` compute the same statistics and share programs."""
+    cache_key = getattr(metric, "cache_key", None)
+    return cache_key() if callable(cache_key) else ("id", id(metric), metric)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -223,8 +223,8 @@ class Trainer:
         bad = float(bad_total)
         if bad > self._seen_bad:
             new, self._seen_bad = int(bad - self._seen_bad), bad
-            raise FloatingPointError(_engine.divergence_message(
-                f"{where} (checked over the last {steps})", new, steps, self._lr_hint()))
+            raise FloatingPointError(_engine.divergence_message(new, steps, f"the last {where}",
+                                                                self._lr_hint()))
 
     def _lr_hint(self) -> str:
         try:
@@ -293,7 +293,7 @@ class Trainer:
             self._bad = jnp.zeros((), jnp.float32)
         self._bad = _engine.apply_gradients(self._run, tuple(values), 1.0 / float(batch_size),
                                             self._bad)
-        self._watch(self._bad, "of trainer.step")
+        self._watch(self._bad, "trainer.step updates:")
 
     def allreduce_grads(self) -> None:
         """Nothing to reduce across devices in one process (kept for gluon code)."""
@@ -344,7 +344,7 @@ class Trainer:
             mean_loss = runner(inputs, y)
             self._seen_bad, saved = seen[0], self._seen_bad
             try:
-                self._watch(runner.bad_total, "of this fused step")
+                self._watch(runner.bad_total, "fused steps:")
             finally:
                 seen[0], self._seen_bad = self._seen_bad, saved
             return mean_loss
@@ -399,7 +399,7 @@ class Trainer:
                                      on_batch)
         if result.bad_steps or not math.isfinite(result.mean_loss):
             raise FloatingPointError(_engine.divergence_message(
-                "during this epoch", result.bad_steps, result.steps, self._lr_hint()))
+                result.bad_steps, result.steps, "this epoch's steps:", self._lr_hint()))
         return result
 
     def _ready_if_possible(self) -> None:

@@ -2,6 +2,7 @@
 
 import doctest
 import math
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -101,7 +102,7 @@ def test_custom_metric_value_and_pair():
     assert per_batch.get() == ("maxerr", pytest.approx(expected, rel=1e-6))
     pair = metric.CustomMetric(lambda y, p: (np.sum(y == p), y.size))
     pair.update(np.array([1, 2, 3]), np.array([1, 0, 3]))
-    assert pair.get() == ("custom", pytest.approx(2 / 3))
+    assert pair.get() == ("custom(<lambda>)", pytest.approx(2 / 3))
     with pytest.raises(TypeError, match=r"must be a function of \(label, pred\)"):
         metric.CustomMetric(3)
     bad = metric.CustomMetric(lambda y, p: (1, 2, 3))
@@ -142,10 +143,369 @@ def test_create_and_composite():
     assert isinstance(composite.get_metric(0), metric.MSE)
     with pytest.raises(ValueError, match="holds 2 metrics; index 5"):
         composite.get_metric(5)
-    with pytest.raises(ValueError, match=r"Unknown metric 'f1'\. Valid names: acc, accuracy"):
-        metric.create("f1")
+    with pytest.raises(ValueError, match=r"Unknown metric 'f2'\. Valid names: acc, accuracy, "
+                                         r"ce, composite, compositeevalmetric, "):
+        metric.create("f2")
     with pytest.raises(TypeError, match="metric must be a name"):
         metric.create(3)
+
+
+# -- Accuracy: one-hot labels and label checks ----------------------------------------------
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_accuracy_with_one_hot_or_probability_labels_compares_argmaxes(jit):
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 10, size=200)
+    scores = rng.normal(size=(200, 10)).astype(np.float32)  # a random 10-class model
+    expected = np.mean(scores.argmax(axis=1) == y)
+    assert 0.05 < expected < 0.15
+    onehot = np.eye(10, dtype=np.float32)[y]
+    soft = 0.9 * onehot + 0.01  # label smoothing: still a distribution, same argmax
+    for label in (onehot, soft):
+        total, count = _stats(metric.Accuracy(), label, scores, jit)
+        assert count == 200 and total / count == pytest.approx(expected)
+    classes_first = metric.Accuracy(axis=0)
+    total, count = _stats(classes_first, onehot.T, scores.T, jit)
+    assert total / count == pytest.approx(expected)
+    sequences = metric.Accuracy(axis=-1)  # (batch, time, classes)
+    total, count = _stats(sequences, onehot.reshape(20, 10, 10), scores.reshape(20, 10, 10), jit)
+    assert count == 200 and total / count == pytest.approx(expected)
+
+
+def test_accuracy_with_integer_class_ids_of_the_labels_shape():
+    y = np.array([[0, 2, 1], [1, 1, 0]])
+    pred = np.array([[0, 2, 2], [1, 0, 0]])  # integer predictions: class ids per position
+    m = metric.Accuracy()
+    m.update(y, pred)
+    assert m.get()[1] == pytest.approx(4 / 6)
+
+
+def test_accuracy_rejects_label_rows_that_are_not_distributions():
+    y = np.array([[0.0, 2.0, 1.0], [1.0, 1.0, 0.0]])  # class ids, but the predictions are floats
+    with pytest.raises(ValueError, match=r"Accuracy: labels of the predictions' shape \(2, 3\) "
+                                         r"are read as one-hot or probability rows along axis 1 "
+                                         r"\(the class is their argmax\), but 2 row\(s\) are not "
+                                         r"distributions .* e\.g\. row 0: \[0\.0, 2\.0, 1\.0\]\. "
+                                         r"Pass one class id per example instead \(labels of "
+                                         r"shape \(2,\)\); predicted class ids .* must be "
+                                         r"integers"):
+        metric.Accuracy().update(y, np.zeros((2, 3), np.float32))
+    total, _ = jax.jit(metric.Accuracy().stats)(y, np.zeros((2, 3), np.float32))
+    assert np.isnan(total)
+
+
+@pytest.mark.parametrize(
+    ("label", "match"),
+    [
+        ([1, 2, 3, 3], r"Accuracy: labels must be class ids 0\.\.2, got 2 other value\(s\): 3\. "
+                       r"The labels look numbered 1\.\.3: pass y - 1\."),
+        ([0, 1, 7, 2], r"got 1 other value\(s\): 7\. Does the network have one output per "
+                       r"class\?"),
+        ([0, -1, 1, 2], r"got 1 other value\(s\): -1\.$"),
+        ([0.0, 0.5, 1.0, 2.0], r"got 1 other value\(s\): 0\.5\."),
+    ],
+)
+def test_accuracy_rejects_labels_outside_the_classes(label, match):
+    scores = np.zeros((4, 3), np.float32)
+    with pytest.raises(ValueError, match=match):
+        metric.Accuracy().update(np.array(label), scores)
+    total, count = jax.jit(metric.Accuracy().stats)(np.array(label), scores)
+    assert np.isnan(total) and count == 4  # under jit: nan, not a silently lower accuracy
+
+
+def test_mxnet_accuracy_cases():
+    pred = np.array([[0.3, 0.7], [0, 1.0], [0.4, 0.6]])
+    m = metric.create("acc")
+    m.update([np.array([0, 1, 1])], [pred])
+    assert m.get()[1] == pytest.approx(2 / 3)
+    # a label given as a 2-D array by a custom iterator: one label per prediction row
+    pred = np.array([[0.3, 0.7], [0, 1.0], [0.4, 0.6], [0.8, 0.2], [0.3, 0.5], [0.6, 0.4]])
+    label = np.array([[0, 1, 1], [1, 0, 1]])
+    m = metric.create("acc")
+    m.update([label], [pred])
+    assert m.get()[1] == pytest.approx(np.mean(pred.argmax(axis=1) == label.ravel()))
+
+
+# -- TopKAccuracy ------------------------------------------------------------------------------
+
+
+def np_top_k_accuracy(label, scores, k):
+    best = np.argsort(scores, axis=1)[:, ::-1][:, :k]
+    return np.mean([lab in row for lab, row in zip(label, best, strict=True)])
+
+
+@pytest.mark.parametrize("top_k", [1, 2, 3, 10])
+@pytest.mark.parametrize("jit", [False, True])
+def test_top_k_accuracy_matches_numpy(top_k, jit):
+    m = metric.TopKAccuracy(top_k=top_k)
+    assert m.name == f"top_k_accuracy_{top_k}"
+    total, count = _stats(m, LABELS, SCORES, jit)
+    assert count == 12
+    assert total / count == pytest.approx(np_top_k_accuracy(LABELS, SCORES, top_k))
+    if top_k == 1:
+        assert total / count == pytest.approx(np.mean(SCORES.argmax(axis=1) == LABELS))
+    if top_k >= 3:
+        assert total == count  # every label is among the 3 classes
+
+
+def test_top_k_accuracy_mxnet_example_and_errors():
+    np.random.seed(999)  # MXNet's docstring example: 0.3
+    m = metric.create("top_k_accuracy", top_k=3)
+    m.update([np.array([2, 6, 9, 2, 3, 4, 7, 8, 9, 6])], [np.random.rand(10, 10)])
+    assert m.get() == ("top_k_accuracy_3", pytest.approx(0.3))
+    for bad in (0, 1.5):
+        with pytest.raises(ValueError, match=rf"top_k must be a positive integer, got {bad}"):
+            metric.TopKAccuracy(top_k=bad)
+    with pytest.raises(ValueError, match=r"TopKAccuracy expects scores of shape \(N, classes\) "
+                                         r"and N class ids, got predictions of shape \(12,\)"):
+        m.update(LABELS, SCORES[:, 0])
+    with pytest.raises(ValueError, match=r"TopKAccuracy: labels must be class ids 0\.\.2, got "
+                                         r"1 other value\(s\): 5"):
+        m.update(np.array([0, 5]), SCORES[:2])
+
+
+# -- F1 ---------------------------------------------------------------------------------------
+
+
+def test_f1_mxnet_cases():
+    micro = metric.create("f1", average="micro")
+    macro = metric.F1(average="macro")
+    assert np.isnan(macro.get()[1]) and np.isnan(micro.get()[1])
+    # no positive label, no positive prediction: 0, not a division by zero
+    for m in (macro, micro):
+        m.update([np.array([0, 0])], [np.array([[0.9, 0.1], [0.8, 0.2]])])
+        assert m.get()[1] == 0.0
+        m.reset()
+    pred11, label11 = np.array([[0.1, 0.9], [0.5, 0.5]]), np.array([1, 0])
+    pred12, label12 = np.array([[0.85, 0.15], [1.0, 0.0]]), np.array([1, 0])
+    pred21, label21 = np.array([[0.6, 0.4]]), np.array([0])
+    pred22, label22 = np.array([[0.2, 0.8]]), np.array([1])
+    micro.update([label11, label12], [pred11, pred12])
+    macro.update([label11, label12], [pred11, pred12])
+    assert micro.num_inst == 4 and macro.num_inst == 1
+    fscore1 = 2.0 * 1 / (2 * 1 + 1 + 0)
+    assert micro.get()[1] == pytest.approx(fscore1) and macro.get()[1] == pytest.approx(fscore1)
+    micro.update([label21, label22], [pred21, pred22])
+    macro.update([label21, label22], [pred21, pred22])
+    assert micro.num_inst == 6 and macro.num_inst == 2
+    fscore2 = 2.0 * 1 / (2 * 1 + 0 + 0)
+    fscore_total = 2.0 * (1 + 1) / (2 * (1 + 1) + (1 + 0) + (0 + 0))
+    assert micro.get()[1] == pytest.approx(fscore_total)
+    assert macro.get()[1] == pytest.approx((fscore1 + fscore2) / 2)
+    assert micro.sum_metric == pytest.approx(fscore_total * 6)  # MXNet's view of the sums
+
+
+def np_f1(label, positive):
+    tp = np.sum(positive & (label == 1))
+    fp = np.sum(positive & (label == 0))
+    fn = np.sum(~positive & (label == 1))
+    return 2 * tp / (2 * tp + fp + fn)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_f1_stats_from_scores_or_probabilities(jit):
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 2, size=30)
+    scores = rng.normal(size=(30, 2)).astype(np.float32)
+    prob = rng.uniform(size=30).astype(np.float32)
+    macro = metric.F1()
+    total, count = _stats(macro, y, scores, jit)
+    assert count == 1 and total == pytest.approx(np_f1(y, scores.argmax(axis=1) == 1))
+    total, _ = _stats(macro, y, prob, jit)
+    assert total == pytest.approx(np_f1(y, prob > 0.5))
+    total, _ = _stats(metric.F1(threshold=0.8), y, prob[:, None], jit)
+    assert total == pytest.approx(np_f1(y, prob > 0.8))
+    stats = (jax.jit(metric.F1(average="micro").stats) if jit else
+             metric.F1(average="micro").stats)(y, scores)
+    positive = scores.argmax(axis=1) == 1
+    expected = (np.sum(positive & (y == 1)), np.sum(positive & (y == 0)),
+                np.sum(~positive & (y == 1)), 30)
+    assert [float(v) for v in stats] == [float(v) for v in expected]
+
+
+def test_f1_rejects_what_is_not_binary():
+    f1 = metric.F1()
+    with pytest.raises(ValueError, match=r"F1: labels must be class ids 0\.\.1, got 1 other "
+                                         r"value\(s\): 2\. F1 is for binary classification; for "
+                                         r"more classes use Accuracy\."):
+        f1.update(np.array([0, 1, 2]), np.zeros((3, 2)))
+    with pytest.raises(ValueError, match=r"F1 is for binary classification: predictions of shape "
+                                         r"\(N, 2\) .* got shape \(3, 3\)"):
+        f1.update(np.array([0, 1, 1]), np.zeros((3, 3)))
+    with pytest.raises(ValueError, match=r"F1: predictions of shape \(3,\) are read as "
+                                         r"probabilities of class 1, but some are outside \[0, 1\] "
+                                         r"\(up to 2, down to -1\)\. Apply jax\.nn\.sigmoid"):
+        f1.update(np.array([0, 1, 1]), np.array([-1.0, 0.5, 2.0]))
+    with pytest.raises(ValueError, match=r"F1: 2 labels \(shape \(2,\)\) for 3 predictions"):
+        f1.update(np.array([0, 1]), np.zeros((3, 2)))
+    with pytest.raises(ValueError, match=r"average must be 'macro' \(mean over batches\) or "
+                                         r"'micro' \(over all examples\), got 'weighted'"):
+        metric.F1(average="weighted")
+    for average in ("macro", "micro"):  # under jit: nan
+        stats = jax.jit(metric.F1(average=average).stats)(np.array([0, 1, 2]), np.zeros((3, 2)))
+        assert np.isnan(float(stats[0]))
+
+
+# -- Perplexity, NLL, Pearson, Loss -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_perplexity_matches_numpy(jit):
+    pred = np.array([[0.8, 0.2], [0.2, 0.8], [0, 1.0]])
+    label = np.array([0, 1, 1])
+    expected = np.exp(-np.log(pred[np.arange(3), label]).sum() / 3)
+    m = metric.create("perplexity", -1)
+    total, count = _stats(m, label, pred, jit)
+    assert count == 3 and m._value(total, count) == pytest.approx(expected, rel=1e-6)
+    m.update([label], [pred])
+    assert m.get() == ("perplexity", pytest.approx(expected, rel=1e-6))
+    # the ignored label (here -1, padding) is not counted, even though it is no class
+    m = metric.Perplexity(ignore_label=-1)
+    total, count = _stats(m, np.array([0, -1, 1]), pred, jit)
+    assert count == 2
+    expected = np.exp(-(np.log(0.8) + np.log(1.0)) / 2)
+    assert m._value(total, count) == pytest.approx(expected, rel=1e-6)
+
+
+def test_perplexity_over_sequences_and_errors():
+    rng = np.random.default_rng(3)
+    probs = rng.dirichlet(np.ones(5), size=(4, 6)).astype(np.float32)  # (batch, time, classes)
+    label = rng.integers(0, 5, size=(4, 6))
+    label[0, 4:] = 0  # padding
+    m = metric.Perplexity(ignore_label=0)
+    m.update(label, probs)
+    picked = np.take_along_axis(probs, label[..., None], axis=-1)[..., 0]
+    keep = label != 0
+    assert m.get()[1] == pytest.approx(np.exp(-np.log(picked[keep]).mean()), rel=1e-5)
+    with pytest.raises(ValueError, match=r"Perplexity: labels must be class ids 0\.\.4, got 24 "
+                                         r"other value\(s\): 5"):
+        m.update(np.full((4, 6), 5), probs)
+    with pytest.raises(ValueError, match=r"Perplexity: 4 labels \(shape \(4,\)\) for "
+                                         r"predictions of shape \(4, 6, 5\): expected one label "
+                                         r"per row along axis -1, 24 of them"):
+        m.update(np.zeros(4), probs)
+
+
+def test_nll_loss_and_cross_entropy_label_checks():
+    pred = np.array([[0.2, 0.3, 0.5], [0.6, 0.1, 0.3]])
+    m = metric.create("nll_loss")
+    m.update([np.array([2, 1])], [pred])
+    assert m.get() == ("nll-loss", pytest.approx(-(np.log(0.5) + np.log(0.1)) / 2))
+    with pytest.raises(ValueError, match=r"CrossEntropy: labels must be class ids 0\.\.2, got 1 "
+                                         r"other value\(s\): 3\. The labels look numbered 1\.\.3"):
+        metric.CrossEntropy().update(np.array([1, 3]), pred)
+    total, _ = jax.jit(metric.CrossEntropy().stats)(np.array([1, 3]), pred)
+    assert np.isnan(total)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_pearson_correlation_is_the_mean_over_batches(jit):
+    pred1 = np.array([[0.3, 0.7], [0, 1.0], [0.4, 0.6]])
+    label1 = np.array([[1, 0], [0, 1], [0, 1]])
+    m = metric.create("pearsonr")
+    total, count = _stats(m, label1, pred1, jit)
+    assert count == 1 and total == pytest.approx(0.42163704544016178, rel=1e-5)  # MXNet's number
+    pred2, label2 = np.array([[1, 2], [3, 2], [4, 6]]), label1
+    m.update([label1, label2], [pred1, pred2])
+    corr = [np.corrcoef(p.ravel(), y.ravel())[0, 1] for p, y in ((pred1, label1), (pred2, label2))]
+    assert m.get() == ("pearsonr", pytest.approx(np.mean(corr), rel=1e-5))
+
+
+def test_pearson_correlation_is_accurate_for_large_means():
+    rng = np.random.default_rng(4)
+    y = rng.normal(size=1000)
+    p = y + rng.normal(size=1000)
+    expected = np.corrcoef(p, y)[0, 1]
+    total, _ = jax.jit(metric.PearsonCorrelation().stats)((y + 1e4).astype(np.float32),
+                                                          (p + 1e4).astype(np.float32))
+    assert float(total) == pytest.approx(expected, rel=1e-3)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_loss_metric_averages_the_predictions(jit):
+    pred = np.array([[0.3, 0.7], [0, 1.0], [0.4, 0.6]])
+    as_list, as_array = metric.create("loss"), metric.create("Loss")
+    as_list.update(None, [pred])
+    as_array.update(None, pred)
+    assert as_list.get() == as_array.get() == ("loss", pytest.approx(pred.mean()))
+    losses = np.array([0.5, 2.0, 1.0])
+    total, count = _stats(metric.Loss(), LABELS[:3], losses, jit)  # labels ignored
+    assert (total, count) == (pytest.approx(3.5), 3.0)
+
+
+def test_mxnet_regression_numbers():
+    pred, label = np.array([3, -0.5, 2, 7]).reshape(4, 1), np.array([2.5, 0.0, 2, 8]).reshape(4, 1)
+    for name, expected in (("mae", 0.5), ("mse", 0.375), ("rmse", 0.612372457981)):
+        m = metric.create(name)
+        m.update([label], [pred])
+        assert m.get() == (name, pytest.approx(expected, rel=1e-6))
+    pred = np.array([[1.0, 2, 3, 4]])  # one array rather than a list
+    for name, expected in (("mse", 0.01), ("mae", 0.1), ("rmse", 0.1)):
+        m = metric.create(name)
+        m.update(pred + 0.1, pred)
+        assert m.get()[1] == pytest.approx(expected, rel=1e-5)
+
+
+# -- CustomMetric names, create ---------------------------------------------------------------
+
+
+def test_custom_metric_is_named_after_its_function():
+    def relative_error(label, pred):
+        return float(np.mean(np.abs(label - pred) / np.abs(label)))
+
+    assert metric.CustomMetric(relative_error).name == "relative_error"
+    assert metric.create(relative_error).name == "relative_error"
+    assert metric.CustomMetric(relative_error, name="rel").name == "rel"
+    m = metric.CustomMetric(lambda x, y: (x + y).mean())  # MXNet's docstring example
+    m.update([np.array([2.5, 0.0, 2, 8])], [np.array([3, -0.5, 2, 7])])
+    assert m.get() == ("custom(<lambda>)", 6.0)
+    assert metric.CustomMetric(partial(relative_error)).name == "partial"
+
+
+@pytest.mark.parametrize(
+    ("name", "cls"),
+    [("Accuracy", "Accuracy"), ("acc", "Accuracy"), ("TopKAccuracy", "TopKAccuracy"),
+     ("top_k_acc", "TopKAccuracy"), ("F1", "F1"), ("MAE", "MAE"), ("mse", "MSE"),
+     ("RMSE", "RMSE"), ("CrossEntropy", "CrossEntropy"), ("cross-entropy", "CrossEntropy"),
+     ("Loss", "Loss"), ("Perplexity", "Perplexity"), ("PearsonCorrelation", "PearsonCorrelation"),
+     ("NegativeLogLikelihood", "NegativeLogLikelihood"), ("composite", "CompositeEvalMetric"),
+     ("CompositeEvalMetric", "CompositeEvalMetric")],
+)
+def test_create_by_class_name_or_alias(name, cls):
+    assert type(metric.create(name)).__name__ == cls
+
+
+def test_create_composite_by_name():
+    m = metric.create("composite", ["acc", "f1"])
+    m.update([np.array([0, 1, 1])], [np.array([[0.3, 0.7], [0, 1.0], [0.4, 0.6]])])
+    names, values = m.get()
+    assert names == ["accuracy", "f1"] and values == [pytest.approx(2 / 3), pytest.approx(0.8)]
+    assert metric.create("custommetric", np.max).name == "max"
+
+
+# -- the accumulator contract -----------------------------------------------------------------
+
+
+def test_accumulator_contract():
+    mse = metric.MSE()
+    assert mse.num_stats == 2 and mse.local_stats == (0.0, 0.0)
+    mse.add_stats(3.0, 2.0)
+    mse.reset_local()
+    mse.add_stats(*mse.stats(np.array([0.0, 0.0]), np.array([1.0, 3.0])))
+    assert mse.local_stats == (10.0, 2.0) == (mse.sum_metric, mse.num_inst)
+    assert mse.global_stats == (13.0, 4.0) == (mse.global_sum_metric, mse.global_num_inst)
+    mse.local_stats = (1.0, 4.0)
+    assert mse.get()[1] == 0.25
+    micro = metric.F1(average="micro")
+    assert micro.num_stats == 4
+    micro.add_stats(1.0, 1.0, 0.0, 5.0)  # tp, fp, fn, examples
+    assert micro.local_stats == (1.0, 1.0, 0.0, 5.0) and micro.get()[1] == pytest.approx(2 / 3)
+    assert (micro.sum_metric, micro.num_inst) == (pytest.approx(10 / 3), 5.0)
+    micro.sum_metric = 0.0  # a view only: the statistics are unchanged
+    assert micro.get()[1] == pytest.approx(2 / 3)
+    with pytest.raises(ValueError, match=r"F1 keeps 4 statistics \(see stats\(\)\), got 2"):
+        micro.add_stats(1.0, 2.0)
 
 
 # -- compiled evaluation --------------------------------------------------------------------
@@ -212,3 +572,40 @@ def test_evaluate_needs_labels_and_batches():
 def test_doctests():
     result = doctest.testmod(dstraight.metric, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+def _binary_net():
+    net = nn.Dense(2, in_units=4)
+    net.initialize("normal", key=2)
+    X = RNG.normal(size=(37, 4)).astype(np.float32)
+    y = RNG.integers(0, 2, size=37).astype(np.int32)
+    W, b = np.asarray(net.params["weight"]), np.asarray(net.params["bias"])
+    return net, X, y, X @ W + b
+
+
+def test_evaluate_with_top_k_and_f1():
+    net, X, y = _classifier()
+    W, b = np.asarray(net.params["weight"]), np.asarray(net.params["bias"])
+    loader = data.DataLoader(data.ArrayDataset(X, y), batch_size=8)
+    value = metric.evaluate(net, loader, metric.TopKAccuracy(top_k=2))
+    assert value == pytest.approx(np_top_k_accuracy(y, X @ W + b, 2))
+    net, X, y, scores = _binary_net()
+    loader = data.DataLoader(data.ArrayDataset(X, y), batch_size=8)  # 4 batches of 8, one of 5
+    positive = scores.argmax(axis=1) == 1
+    micro = metric.evaluate(net, loader, metric.F1(average="micro"))  # host path for now
+    assert micro == pytest.approx(np_f1(y, positive))
+    per_batch = [np_f1(y[i:i + 8], positive[i:i + 8]) for i in range(0, 37, 8)]
+    assert metric.evaluate(net, loader, "f1") == pytest.approx(np.mean(per_batch))  # compiled
+    batches = list(loader)
+    assert metric.evaluate(net, batches, metric.F1(average="micro")) == pytest.approx(micro)
+
+
+def test_evaluate_with_a_label_outside_the_classes_is_nan():
+    net, X, y = _classifier()
+    y = y.copy()
+    y[5] = 3  # the net has 3 outputs
+    loader = data.DataLoader(data.ArrayDataset(X, y), batch_size=8)
+    assert math.isnan(metric.evaluate(net, loader, "acc"))  # compiled: nan, not 0.3
+    with pytest.raises(ValueError, match=r"labels must be class ids 0\.\.2, got 1 other "
+                                         r"value\(s\): 3"):
+        metric.Accuracy().update(y, X @ np.asarray(net.params["weight"]))
