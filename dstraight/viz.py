@@ -35,6 +35,7 @@ import jax
 import jax.numpy as jnp
 
 from . import nn
+from .nn.structure import trace_shapes
 
 __all__ = ["Graph", "Node", "network_graph", "plot_network", "summary"]
 
@@ -66,11 +67,12 @@ def _shape_leaves(tree: Any) -> Iterator[tuple[int, ...]]:
 
 
 def _layers(block: nn.Block, scope: str = "") -> Iterator[tuple[str, nn.Block]]:
-    # Names relative to the root, as Sequential.apply's named scopes write them: "dense0" for a
-    # child of the root, "sequential1/dense0" inside a nested Sequential.
-    if isinstance(block, nn.Sequential):
-        for child in block:
-            yield from _layers(child, f"{scope}{child.name}/")
+    # Names relative to the root, as the blocks' named scopes write them: "dense0" for a child
+    # of the root, "sequential1/dense0" inside a nested container.
+    children = [child for _, child in block.named_children()]
+    if children:
+        for child in children:
+            yield from _layers(child, f"{scope}{child.local_name}/")
     else:
         yield scope[:-1] or block.name, block
 
@@ -82,9 +84,9 @@ def _format_shape(shape: tuple[int, ...]) -> str:
 def summary(net: nn.Block, x: Any, show: bool = True) -> str:
     """Tabulates the layers of ``net`` with their output shapes and parameter counts.
 
-    ``Sequential`` containers are expanded into their layers (nested ones are written as
-    ``outer/inner``). Only shapes are computed, so this works before the first call ``net(x)``
-    and even before ``initialize()``.
+    Containers (``Sequential``, custom blocks) are expanded into their layers, in the order the
+    forward pass calls them (nested ones are written as ``outer/inner``). Only shapes are
+    computed, so this works before the first call ``net(x)`` and even before ``initialize()``.
 
     Args:
         net: the network.
@@ -106,14 +108,19 @@ def summary(net: nn.Block, x: Any, show: bool = True) -> str:
         'Total params: 18'
     """
     _check_block(net, "summary")
-    shape = _input_struct(x).shape
-    rows = [("data (input)", _format_shape(shape), 0)]
-    total = 0
-    for name, layer in _layers(net):
-        shape, shapes = layer.param_shapes(shape)
-        count = sum(math.prod(s) for s in _shape_leaves(shapes))
-        total += count
-        rows.append((f"{name} ({type(layer).__name__})", _format_shape(tuple(shape)), count))
+    x = _input_struct(x)
+    rows = [("data (input)", _format_shape(x.shape), 0)]
+    names = {id(layer): name for name, layer in _layers(net)}
+    record: list = []
+    _, shapes, _, by_id = trace_shapes(net, [x], record=record)
+    total = sum(math.prod(s) for s in _shape_leaves(shapes))
+    for layer, out in record:  # every call of a layer, in the order the forward pass made them
+        if id(layer) not in names:
+            continue  # a container: its layers have rows of their own
+        own = [p for p in layer.collect_params().values() if p.kind == "param"]
+        count = sum(math.prod(by_id[id(p)]) for p in own)
+        rows.append((f"{names[id(layer)]} ({type(layer).__name__})",
+                     _format_shape(tuple(jax.tree.leaves(out)[0].shape)), count))
     header = ("Layer (type)", "Output shape", "Param #")
     cells = [header] + [(n, s, f"{c:,}") for n, s, c in rows]
     w0, w1, w2 = (max(len(row[i]) for row in cells) for i in range(3))

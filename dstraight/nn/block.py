@@ -145,6 +145,15 @@ class Block(metaclass=_BlockMeta):
         return self._name
 
     @property
+    def local_name(self) -> str:
+        """The name within the parent's scope (``'dense0'`` for ``'mlp0_dense0'``)."""
+        return self._local_name
+
+    def named_children(self) -> Iterator[tuple[str, Block]]:
+        """``(key, child)`` pairs: the keys of the children in ``net.params``."""
+        return iter(list(self._children.items()))
+
+    @property
     def prefix(self) -> str:
         """gluon's prefix: the name and an underscore."""
         return f"{self._name}_"
@@ -486,7 +495,7 @@ class Block(metaclass=_BlockMeta):
             >>> net.param_shapes((2, 3))
             ((2, 4), {'weight': (3, 4), 'bias': (4,)})
         """
-        out, shapes, _ = trace_shapes(self, [jax.ShapeDtypeStruct(tuple(s), jnp.float32)
+        out, shapes, _, _ = trace_shapes(self, [jax.ShapeDtypeStruct(tuple(s), jnp.float32)
                                              for s in in_shapes])
         out_shape = jax.tree.map(lambda a: tuple(a.shape), out)
         return out_shape, shapes

@@ -145,8 +145,8 @@ run_compiled = jax.jit(run, static_argnums=(0, 5))
 
 
 def trace_shapes(block: Any, inputs: Sequence[Any],
-                 record: list | None = None) -> tuple[Any, Params, tuple]:
-    """Runs ``block`` abstractly; returns output structs, parameter shapes and state shapes.
+                 record: list | None = None) -> tuple[Any, Params, tuple, dict]:
+    """Runs ``block`` abstractly: output structs, parameter and state shapes, shapes by id.
 
     Parameters without values get abstract ones of the shape the layers infer; nothing stored
     changes.
@@ -170,6 +170,7 @@ def trace_shapes(block: Any, inputs: Sequence[Any],
         shapes.append((collected.path(name), tuple(shape), p.kind))
     params = nest((path, shape) for path, shape, kind in shapes if kind == "param")
     states = tuple(shape for _, shape, kind in shapes if kind == "state")
-    return out, params, states
+    by_id = {id(p): shape for p, (_, shape, _) in zip(collected.values(), shapes, strict=True)}
+    return out, params, states, by_id
 
 
