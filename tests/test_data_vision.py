@@ -41,8 +41,6 @@ needs_shared_mnist = pytest.mark.skipif(
 pytestmark = pytest.mark.usefixtures("private_cache")
 
 
-
-
 def write_split(folder: Path, split: str, images: np.ndarray, labels: np.ndarray) -> list:
     """Write one split as gzip IDX files; return RemoteFile records with their real digests."""
     folder.mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,16 @@ __all__ = ["ArrayDataset"]
 
 
 def _as_array(x: Any, position: int) -> np.ndarray | jax.Array:
+    if x is None:
+        hint = (
+            "For unlabelled data pass the inputs alone, e.g. ArrayDataset(X)."
+            if position > 0
+            else "Pass the inputs first, e.g. ArrayDataset(X, y)."
+        )
+        raise TypeError(
+            f"ArrayDataset argument {position} is None; expected an array with one row per "
+            f"example. {hint}"
+        )
     if isinstance(x, np.ndarray | jax.Array):
         arr = x
     else:

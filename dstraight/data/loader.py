@@ -13,6 +13,9 @@ import numpy as np
 from ._batching import (
     check_batch_size,
     check_device,
+    check_fits_32bit,
+    check_not_always_empty,
+    check_shuffle,
     empty_indices,
     epoch_order,
     gather,
@@ -126,7 +129,8 @@ class DataLoader:
         dataset: an ``ArrayDataset``, a vision dataset, an array, or anything with ``__len__`` and
             ``__getitem__`` returning equally shaped samples.
         batch_size: examples per batch.
-        shuffle: visit the examples in a new random order every epoch.
+        shuffle: visit the examples in a new random order every epoch (True or False; 1 and 0
+            are accepted).
         last_batch: what to do with the last batch when ``batch_size`` does not divide the number
             of examples: ``'keep'`` it short, ``'discard'`` it, or ``'rollover'`` its examples to
             the start of the next epoch.
@@ -169,19 +173,27 @@ class DataLoader:
                 f"{last_batch!r}{hint if last_batch == 'roll_over' else ''}."
             )
         check_device(device, "DataLoader")
-        self.shuffle = bool(shuffle)
+        self.shuffle = check_shuffle(shuffle, "DataLoader")
         self.last_batch = last_batch
         self.device = device
         self._seed_words = seed_words(seed, "DataLoader")
         host_arrays, self._single = materialise(dataset)
-        self._arrays: tuple[jax.Array, ...] = tuple(jax.device_put(a, device) for a in host_arrays)
-        lengths = {a.shape[0] for a in self._arrays}
-        if len(lengths) != 1 or 0 in lengths:
+        lengths = [a.shape[0] if a.ndim else None for a in host_arrays]
+        if len(set(lengths)) != 1 or None in lengths:
             raise ValueError(
-                f"DataLoader: the dataset's arrays must be non-empty and equally long, got shapes "
-                f"{[a.shape for a in self._arrays]}."
+                f"DataLoader: the dataset's arrays must be equally long along axis 0, got shapes "
+                f"{[tuple(a.shape) for a in host_arrays]}; each example needs one row in each."
             )
-        self.num_examples: int = lengths.pop()
+        if lengths[0] == 0:
+            raise ValueError(
+                "DataLoader got an empty dataset (0 examples); there is nothing to batch."
+            )
+        for i, a in enumerate(host_arrays):
+            role = "label" if i == len(host_arrays) - 1 and i > 0 else "data"
+            check_fits_32bit(a, f"field {i} of the dataset ({role})", "DataLoader")
+        check_not_always_empty(lengths[0], self.batch_size, last_batch == "discard", "DataLoader")
+        self._arrays: tuple[jax.Array, ...] = tuple(jax.device_put(a, device) for a in host_arrays)
+        self.num_examples: int = lengths[0]
         self._epoch = 0
         self._leftover = empty_indices(device)
 
