@@ -99,9 +99,11 @@ _NARROWED = {
 
 
 def check_fits_32bit(array: Any, name: str, owner: str) -> None:
-    """Refuse a host array whose values JAX's 32-bit default would change: integers that wrap
-    round, finite floats that become inf. One min and one max over the array; nothing to do
-    when 64-bit mode is on or the array is already a JAX array (hence already narrowed).
+    """Refuse a host array whose values JAX's default 32-bit mode would change.
+
+    64-bit integers outside the 32-bit range would wrap round, finite float64 values beyond
+    float32's range would become inf. The check costs one min and one max over the array, and
+    nothing when 64-bit mode is on or the array is already a JAX array (hence already narrowed).
 
     Examples:
         >>> check_fits_32bit(np.array([0, 2**31]), "label", "DataLoader")  # doctest: +ELLIPSIS
