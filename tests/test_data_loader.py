@@ -41,6 +41,14 @@ def test_array_dataset_errors():
         ArrayDataset()
     with pytest.raises(ValueError, match=r"same length along axis 0, got lengths \[10, 9\]"):
         ArrayDataset(np.zeros((10, 2)), np.zeros(9))
+    with pytest.raises(
+        TypeError,
+        match=r"ArrayDataset argument 1 is None; expected an array with one row per example\. "
+        r"For unlabelled data pass the inputs alone, e\.g\. ArrayDataset\(X\)\.",
+    ):
+        ArrayDataset(np.zeros(3), None)
+    with pytest.raises(TypeError, match=r"argument 0 is None.*Pass the inputs first"):
+        ArrayDataset(None, np.zeros(3))
     with pytest.raises(ValueError, match=r"argument 1 is a scalar"):
         ArrayDataset(np.zeros(3), 5)
     with pytest.raises(TypeError, match=r"argument 0 must be a rectangular array.*inhomogeneous"):
@@ -83,7 +91,8 @@ def test_rollover_carries_the_tail_into_the_next_epoch():
 def test_batch_larger_than_dataset():
     ds = ArrayDataset(*xy(2))
     assert labels_of(DataLoader(ds, 5)) == [[0, 1]]
-    assert labels_of(DataLoader(ds, 5, last_batch="discard")) == []
+    with pytest.raises(ValueError, match=r"batch_size=5 is larger than the dataset \(2 exa"):
+        DataLoader(ds, 5, last_batch="discard")  # every epoch would be empty
     rolled = DataLoader(ds, 5, last_batch="rollover")
     assert [labels_of(rolled) for _ in range(3)] == [[], [], [[0, 1, 0, 1, 0]]]
 
@@ -162,6 +171,10 @@ def test_data_lives_on_the_requested_device():
 @pytest.mark.parametrize("n, batch_size", [(10, 3), (12, 4), (2, 5)])
 def test_epoch_indices_match_iteration(shuffle, last_batch, n, batch_size):
     ds = ArrayDataset(*xy(n))
+    if last_batch == "discard" and batch_size > n:
+        with pytest.raises(ValueError, match=r"every epoch would be empty"):
+            DataLoader(ds, batch_size, shuffle=shuffle, last_batch=last_batch)
+        return
     iterated = DataLoader(ds, batch_size, shuffle=shuffle, last_batch=last_batch, seed=7)
     scanned = DataLoader(ds, batch_size, shuffle=shuffle, last_batch=last_batch, seed=7)
     assert scanned.batch_size == batch_size and scanned.last_pad == 0
@@ -322,5 +335,7 @@ def test_dataset_errors():
         DataLoader(5, 2)
     with pytest.raises(ValueError, match=r"empty dataset"):
         DataLoader([], 2)
-    with pytest.raises(ValueError, match=r"non-empty and equally long"):
+    with pytest.raises(ValueError, match=r"got an empty dataset \(0 examples\)"):
         DataLoader(ArrayDataset(np.zeros((0, 2)), np.zeros(0)), 2)
+    with pytest.raises(ValueError, match=r"got an empty dataset \(0 examples\)"):
+        DataLoader(np.zeros((0, 3)), 2)

@@ -86,6 +86,10 @@ MID_EPOCH_RESETS = ["next", "reset", "next", "next", "reset", "reset"] + EPOCHS
 @pytest.mark.parametrize("script", [EPOCHS, MID_EPOCH_RESETS], ids=["epochs", "mid-epoch"])
 def test_batches_match_mxnet(mode, n, b, script):
     X, y = make_data(n)
+    if mode == "discard" and b > n:  # MXNet yields epochs without a batch; we refuse
+        with pytest.raises(ValueError, match=r"batch_size=5 is larger than the dataset \(2 "):
+            NDArrayIter(X, y, batch_size=b, last_batch_handle=mode)
+        return
     mine = NDArrayIter(X, y, batch_size=b, last_batch_handle=mode)
     model = MXNetModel(n, b, mode)
     model.reset()  # MXNet's constructor resets
@@ -222,6 +226,28 @@ def test_unlabelled_data():
     assert len(it.arrays) == 1
 
 
+@pytest.mark.parametrize("empty", [[], (), {}])
+def test_an_empty_label_list_means_no_labels(empty):
+    X = np.arange(10.0).reshape(5, 2)
+    it = NDArrayIter(X, empty, batch_size=2)  # MXNet's spelling of "no labels"
+    assert it.label_arrays == () and it.provide_label == []
+    batches = list(it)
+    assert all(b.label is None for b in batches)
+    assert [b.data[0][:, 0].tolist() for b in batches] == [[0.0, 2.0], [4.0, 6.0], [8.0, 0.0]]
+
+
+def test_two_unlabelled_inputs_are_two_data_arrays():
+    X1, X2 = np.arange(12.0).reshape(6, 2), np.arange(6, dtype=np.int32) * 3
+    it = NDArrayIter(data=[X1, X2], batch_size=4)
+    assert len(it.data_arrays) == 2 and it.label_arrays == ()
+    np.testing.assert_array_equal(it.data_arrays[0], X1)
+    np.testing.assert_array_equal(it.data_arrays[1], X2)
+    assert it.data_arrays[1].dtype == np.int32
+    assert [d.name for d in it.provide_data] == ["_0_data", "_1_data"] and it.provide_label == []
+    batch = it.next()
+    assert batch.label is None and batch.data[1].tolist() == [0, 3, 6, 9]
+
+
 def test_several_inputs_by_list_and_dict():
     a, b = np.arange(6.0).reshape(6, 1), np.arange(6) * 2
     listed = NDArrayIter([a, b], np.arange(6), batch_size=3)
@@ -277,6 +303,10 @@ def test_data_lives_on_the_requested_device():
 @pytest.mark.parametrize("n, b", [(10, 3), (12, 4), (2, 5)])
 def test_epoch_indices_match_iteration(shuffle, mode, n, b):
     X, y = make_data(n)
+    if mode == "discard" and b > n:
+        with pytest.raises(ValueError, match=r"every epoch would be empty"):
+            NDArrayIter(X, y, b, shuffle=shuffle, last_batch_handle=mode)
+        return
     iterated = NDArrayIter(X, y, b, shuffle=shuffle, last_batch_handle=mode, seed=3)
     scanned = NDArrayIter(X, y, b, shuffle=shuffle, last_batch_handle=mode, seed=3)
     assert scanned.batch_size == b
@@ -346,3 +376,25 @@ def test_data_errors():
         NDArrayIter(np.zeros(2), np.array(["a", "b"]))
     with pytest.raises(ValueError, match=r"data is empty; expected at least one array"):
         NDArrayIter({})
+    with pytest.raises(ValueError, match=r"data is an empty list; expected an array, a list of "):
+        NDArrayIter([])
+
+
+def test_ragged_and_mixed_inputs_are_clear_errors():
+    with pytest.raises(
+        ValueError,
+        match=r"NDArrayIter: data 'data' is not a rectangular array \(.*inhomogeneous.*\)\. "
+        r"Nested lists need equal lengths at every level; several inputs are passed as a list "
+        r"of arrays",
+    ):
+        NDArrayIter([[1, 2], [3]])
+    with pytest.raises(ValueError, match=r"label 'softmax_label' is not a rectangular array"):
+        NDArrayIter(np.zeros((2, 2)), [[1], [2, 3]])
+    with pytest.raises(
+        TypeError,
+        match=r"NDArrayIter: data is a list of arrays with a NoneType at position 1; every input "
+        r"must be an array",
+    ):
+        NDArrayIter([np.zeros((2, 2)), None])
+    with pytest.raises(TypeError, match=r"label 'y' is None; expected an array with one row per"):
+        NDArrayIter(np.zeros((2, 2)), {"y": None})

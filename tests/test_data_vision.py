@@ -18,7 +18,9 @@ from idx_encoding import idx_bytes
 
 from dstraight.data import (
     MNIST,
+    ArrayDataset,
     DataLoader,
+    Dataset,
     DatasetNotFoundError,
     FashionMNIST,
     load_array,
@@ -39,8 +41,6 @@ needs_shared_mnist = pytest.mark.skipif(
 
 
 pytestmark = pytest.mark.usefixtures("private_cache")
-
-
 
 
 def write_split(folder: Path, split: str, images: np.ndarray, labels: np.ndarray) -> list:
@@ -127,6 +127,58 @@ def test_gluon_style_transform_works_per_item_and_in_the_loader(small):
     assert X.dtype == jnp.float32 and y.dtype == jnp.float32
     np.testing.assert_allclose(X[..., 0], train_x / 255, rtol=1e-6)
     np.testing.assert_array_equal(y, train_y)
+
+
+def test_vision_datasets_are_gluon_datasets(small):
+    Small, root, (train_x, train_y, _, _) = small
+    ds = Small(train=True, root=root)
+    assert isinstance(ds, Dataset) and issubclass(MNIST, Dataset)
+    assert ds.sample_transform is None
+    eager = ds.transform(lambda image, label: (image.sum(), label * 10), lazy=False)
+    assert [eager[i] for i in range(7)] == [
+        (train_x[i].sum(dtype=np.uint64), 10 * int(train_y[i])) for i in range(7)
+    ]
+
+
+def test_transform_first_keeps_the_loaders_bulk_path(small):
+    Small, root, (train_x, train_y, _, _) = small
+    shapes = []
+
+    def to_float(image):
+        shapes.append(image.shape)
+        return image.astype(np.float32) / 255
+
+    ds = Small(train=True, root=root).transform_first(to_float)
+    image, label = ds[2]
+    assert type(label) is int and label == int(train_y[2])
+    np.testing.assert_allclose(image[..., 0], train_x[2] / 255, rtol=1e-6)
+    shapes.clear()
+    loader = DataLoader(ds, batch_size=3, shuffle=True, seed=1)
+    # One call on all images, then the first and the last image to check it against.
+    assert shapes == [(7, 28, 28, 1), (28, 28, 1), (28, 28, 1)]
+    X, y = loader.arrays
+    assert X.dtype == jnp.float32 and y.dtype == jnp.int32
+    np.testing.assert_allclose(X[..., 0], train_x / 255, rtol=1e-6)
+    np.testing.assert_array_equal(y, train_y)
+    manual = DataLoader(
+        ArrayDataset(train_x[..., None] / np.float32(255), train_y), 3, True, seed=1
+    )
+    for (xa, ya), (xb, yb) in zip(loader, manual, strict=True):
+        np.testing.assert_allclose(xa, xb, rtol=1e-6)
+        np.testing.assert_array_equal(ya, yb)
+
+
+def test_transform_on_top_of_a_constructor_transform(small):
+    Small, root, (train_x, train_y, _, _) = small
+
+    def to_float(image, label):
+        return image.astype(np.float32) / 255, label.astype(np.float32)
+
+    ds = Small(train=True, transform=to_float, root=root).transform(lambda x, y: (1 - x, y + 1))
+    X, y = DataLoader(ds, batch_size=4).arrays
+    np.testing.assert_allclose(X[..., 0], 1 - train_x / 255, rtol=1e-6)
+    np.testing.assert_array_equal(y, train_y + 1.0)
+    assert y.dtype == jnp.float32
 
 
 def test_indexing_errors(small):

@@ -1,6 +1,6 @@
 """Datasets and data iterators: MNIST, Fashion-MNIST, ArrayDataset, DataLoader, NDArrayIter."""
 
-from .dataset import ArrayDataset
+from .dataset import ArrayDataset, Dataset, SimpleDataset
 from .idx import read_idx
 from .loader import DataLoader
 from .ndarray_iter import DataBatch, DataDesc, NDArrayIter
@@ -14,10 +14,12 @@ __all__ = [
     "DataBatch",
     "DataDesc",
     "DataLoader",
+    "Dataset",
     "DatasetNotFoundError",
     "DeviceLoader",
     "FashionMNIST",
     "NDArrayIter",
+    "SimpleDataset",
     "cache_dir",
     "fetch",
     "fetch_all",

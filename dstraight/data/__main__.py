@@ -13,16 +13,9 @@ import argparse
 import os
 import sys
 
-from .sources import (
-    DATASETS,
-    DEFAULT_TIMEOUT,
-    check_timeout,
-    fetch,
-    get_spec,
-    how_to_provide,
-    search_dirs,
-    verify,
-)
+from .download import DEFAULT_TIMEOUT, check_timeout
+from .sources import fetch, how_to_provide, search_dirs, verify
+from .specs import DATASETS, get_spec
 
 
 def _seconds(text: str) -> float:

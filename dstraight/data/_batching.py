@@ -28,14 +28,117 @@ _MIN_BATCHES_FOR_CHUNKS = 64
 
 
 def check_batch_size(batch_size: Any, owner: str) -> int:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer):
+    """``batch_size`` as an int, or a TypeError/ValueError saying what a batch size must be.
+
+    Examples:
+        >>> check_batch_size(np.int64(32), "DataLoader")
+        32
+        >>> check_batch_size(32.0, "DataLoader")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        TypeError: DataLoader: batch_size must be a positive integer, got 32.0 (float); ...
+    """
+    if isinstance(batch_size, bool | np.bool_) or not isinstance(batch_size, int | np.integer):
+        hint = "e.g. batch_size=64"
+        if isinstance(batch_size, float) and batch_size.is_integer() and batch_size > 0:
+            hint = f"write batch_size={int(batch_size)}, or int(...) of a computed size"
         raise TypeError(
             f"{owner}: batch_size must be a positive integer, got {batch_size!r} "
-            f"({type(batch_size).__name__})."
+            f"({type(batch_size).__name__}); {hint}."
         )
     if batch_size <= 0:
-        raise ValueError(f"{owner}: batch_size must be a positive integer, got {batch_size}.")
+        raise ValueError(
+            f"{owner}: batch_size must be a positive integer, got {batch_size}; e.g. batch_size=64."
+        )
     return int(batch_size)
+
+
+def check_shuffle(shuffle: Any, owner: str) -> bool:
+    """``shuffle`` as a bool: True, False, or the ints 1 and 0 that older MXNet scripts pass.
+
+    A string is refused rather than read by its truth value, which would make ``"False"`` and
+    ``"no"`` shuffle.
+
+    Examples:
+        >>> check_shuffle(1, "NDArrayIter")
+        True
+    """
+    if isinstance(shuffle, bool | np.bool_):
+        return bool(shuffle)
+    if isinstance(shuffle, int | np.integer):
+        if shuffle in (0, 1):
+            return bool(shuffle)
+        raise ValueError(f"{owner}: shuffle must be True or False (or 1/0), got {shuffle}.")
+    hint = (
+        "A string is not read as a flag: convert it first, e.g. shuffle=(arg == 'yes')."
+        if isinstance(shuffle, str)
+        else "E.g. shuffle=True."
+    )
+    raise TypeError(
+        f"{owner}: shuffle must be True or False, got {shuffle!r} ({type(shuffle).__name__}). "
+        + hint
+    )
+
+
+def check_not_always_empty(num_examples: int, batch_size: int, discard: bool, owner: str) -> None:
+    """Refuse a loader that drops its short last batch and has no full one: no epoch has data."""
+    if discard and batch_size > num_examples:
+        raise ValueError(
+            f"{owner}: batch_size={batch_size} is larger than the dataset ({num_examples} "
+            "examples) and the short last batch is discarded, so every epoch would be empty. "
+            f"Use a batch_size of at most {num_examples}, or keep or pad the last batch."
+        )
+
+
+# Where JAX's default 32-bit mode puts each 64-bit host dtype.
+_NARROWED = {
+    np.dtype(np.int64): np.dtype(np.int32),
+    np.dtype(np.uint64): np.dtype(np.uint32),
+    np.dtype(np.float64): np.dtype(np.float32),
+}
+
+
+def check_fits_32bit(array: Any, name: str, owner: str) -> None:
+    """Refuse a host array whose values JAX's default 32-bit mode would change.
+
+    64-bit integers outside the 32-bit range would wrap round, finite float64 values beyond
+    float32's range would become inf. The check costs one min and one max over the array, and
+    nothing when 64-bit mode is on or the array is already a JAX array (hence already narrowed).
+
+    Examples:
+        >>> check_fits_32bit(np.array([0, 2**31]), "label", "DataLoader")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: DataLoader: label holds int64 values from 0 to 2147483648, outside ...
+    """
+    if not isinstance(array, np.ndarray) or array.size == 0 or jax.config.jax_enable_x64:
+        return
+    narrow = _NARROWED.get(array.dtype)
+    if narrow is None:
+        return
+    if narrow.kind == "f":
+        # fmin/fmax skip NaNs, which survive the narrowing unchanged.
+        lo, hi = np.fmin.reduce(array, axis=None), np.fmax.reduce(array, axis=None)
+        with np.errstate(over="ignore"):
+            overflows = any(np.isfinite(v) and np.isinf(v.astype(narrow)) for v in (lo, hi))
+        if overflows:
+            raise ValueError(
+                f"{owner}: {name} holds float64 values from {lo:g} to {hi:g}; JAX works in "
+                f"float32 by default, whose largest value is {np.finfo(narrow).max:g}, so they "
+                "would become inf. Rescale them, or enable 64-bit floats with "
+                "jax.config.update('jax_enable_x64', True) before creating any arrays."
+            )
+        return
+    info = np.iinfo(narrow)
+    lo, hi = array.min(), array.max()
+    if lo < info.min or hi > info.max:
+        raise ValueError(
+            f"{owner}: {name} holds {array.dtype} values from {lo} to {hi}, outside {narrow}'s "
+            f"range [{info.min}, {info.max}]; JAX works in 32-bit by default and would wrap them "
+            "round to garbage. Remap them (class labels: to 0..K-1 with "
+            "np.unique(y, return_inverse=True)[1]), or enable 64-bit with "
+            "jax.config.update('jax_enable_x64', True) before creating any arrays."
+        )
 
 
 def check_device(device: Any, owner: str) -> None:

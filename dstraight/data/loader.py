@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import jax
@@ -13,6 +13,9 @@ import numpy as np
 from ._batching import (
     check_batch_size,
     check_device,
+    check_fits_32bit,
+    check_not_always_empty,
+    check_shuffle,
     empty_indices,
     epoch_order,
     gather,
@@ -20,32 +23,35 @@ from ._batching import (
     seed_words,
     split_epoch,
 )
-from .dataset import ArrayDataset
+from .dataset import ArrayDataset, LazyTransformDataset, SimpleDataset
 
 __all__ = ["DataLoader"]
 
 _MODES = ("keep", "discard", "rollover")
 
 
-def _bulk_transform(dataset: Any, transform: Any, columns: tuple[Any, ...]) -> tuple | None:
-    """Apply ``transform`` to whole arrays if it gives what it gives per sample, else None."""
+def _checked_bulk(dataset: Any, out: Any) -> tuple[tuple[Any, ...], bool] | None:
+    """``out``, a transform's result on whole arrays, as columns if it agrees with ``dataset[i]``.
+
+    None when it cannot be the per-sample results stacked: wrong structure or length, or values
+    that differ from those of the first and last items.
+    """
     n = len(dataset)
-    try:
-        out = transform(*columns)
-    except Exception:  # any failure means "not written for whole arrays": go per item
-        return None
-    if not isinstance(out, tuple | list) or len(out) != len(columns):
-        return None
-    out = tuple(o if isinstance(o, jax.Array) else np.asarray(o) for o in out)
-    if any(o.ndim == 0 or o.shape[0] != n for o in out):
+    single = not isinstance(out, tuple | list)
+    columns = (out,) if single else tuple(out)
+    columns = tuple(c if isinstance(c, jax.Array) else np.asarray(c) for c in columns)
+    if any(c.ndim == 0 or c.shape[0] != n for c in columns):
         return None
     # Spot-check that the bulk result agrees with the per-sample one (a transform that normalises
     # by a statistic, e.g. x / x.max(), gives different answers on one image and on all of them).
     for i in sorted({0, n - 1}):
         item = dataset[i]
-        if not isinstance(item, tuple | list) or len(item) != len(out):
+        if single == isinstance(item, tuple | list):
             return None
-        for whole, one in zip(out, item, strict=True):
+        parts = (item,) if single else item
+        if len(parts) != len(columns):
+            return None
+        for whole, one in zip(columns, parts, strict=True):
             try:
                 a, b = np.asarray(whole[i]), np.asarray(one)
                 same = a.shape == b.shape and np.allclose(a, b, rtol=1e-5, atol=1e-6)
@@ -53,7 +59,16 @@ def _bulk_transform(dataset: Any, transform: Any, columns: tuple[Any, ...]) -> t
                 same = False
             if not same:
                 return None
-    return out
+    return columns, single
+
+
+def _bulk(dataset: Any, apply: Callable[[], Any]) -> tuple[tuple[Any, ...], bool] | None:
+    """Run ``apply`` (a transform on whole arrays) and check its result against the samples."""
+    try:
+        out = apply()
+    except Exception:  # any failure means "not written for whole arrays": go per item
+        return None
+    return _checked_bulk(dataset, out)
 
 
 def _stack_items(dataset: Any) -> tuple[tuple[np.ndarray, ...], bool]:
@@ -76,12 +91,35 @@ def _stack_items(dataset: Any) -> tuple[tuple[np.ndarray, ...], bool]:
     return tuple(stacked), single
 
 
+def _sample_function(dataset: Any) -> tuple[bool, Callable[..., Any] | None]:
+    """Whether ``dataset[i]`` is ``fn(data[i], label[i])`` for a known ``fn`` (None: the pair)."""
+    if hasattr(dataset, "sample_transform"):  # dstraight's vision datasets
+        return True, dataset.sample_transform
+    transform = getattr(dataset, "transform", None)
+    # A method of the dataset itself (like gluon's Dataset.transform) is no per-sample
+    # function, and says nothing about what ds[i] returns: only the per-item path is safe.
+    if inspect.ismethod(transform) and transform.__self__ is dataset:
+        return False, None
+    return True, transform
+
+
+def _lazy_apply(dataset: LazyTransformDataset, base: tuple[Any, ...], single: bool) -> Any:
+    fn = dataset.fn
+    if single:
+        return fn(base[0])
+    if dataset.first:
+        return (fn(base[0]), *base[1:])
+    return fn(*base)
+
+
 def materialise(dataset: Any) -> tuple[tuple[Any, ...], bool]:
     """The dataset as whole arrays (host or device) and whether its items are single arrays."""
     if isinstance(dataset, np.ndarray | jax.Array):
         return (dataset,), True
     if isinstance(dataset, ArrayDataset):
         return dataset.arrays, len(dataset.arrays) == 1
+    if isinstance(dataset, SimpleDataset) and isinstance(dataset.data, np.ndarray | jax.Array):
+        return materialise(dataset.data)
     try:
         n = len(dataset)
     except TypeError:
@@ -90,7 +128,12 @@ def materialise(dataset: Any) -> tuple[tuple[Any, ...], bool]:
             f"or FashionMNIST()), got {type(dataset).__name__}."
         ) from None
     if n == 0:
-        raise ValueError("DataLoader got an empty dataset; there is nothing to batch.")
+        raise ValueError("DataLoader got an empty dataset (0 examples); there is nothing to batch.")
+    if isinstance(dataset, LazyTransformDataset):
+        # The function on the whole arrays of the dataset beneath, if that gives the same items.
+        base, single = materialise(dataset.dataset)
+        out = _bulk(dataset, lambda: _lazy_apply(dataset, base, single))
+        return out if out is not None else _stack_items(dataset)
     data, label = getattr(dataset, "data", None), getattr(dataset, "label", None)
     bulk = (
         data is not None
@@ -100,15 +143,13 @@ def materialise(dataset: Any) -> tuple[tuple[Any, ...], bool]:
         and len(data) == len(label) == n
     )
     if bulk:
-        transform = getattr(dataset, "transform", None)
-        if transform is None:
+        known, fn = _sample_function(dataset)
+        if known and fn is None:
             return (data, label), False
-        # A method of the dataset itself (like gluon's Dataset.transform) is no per-sample
-        # function, and says nothing about what ds[i] returns: only the per-item path is safe.
-        if not (inspect.ismethod(transform) and transform.__self__ is dataset):
-            out = _bulk_transform(dataset, transform, (data, label))
+        if known:
+            out = _bulk(dataset, lambda: fn(data, label))
             if out is not None:
-                return out, False
+                return out
     return _stack_items(dataset)
 
 
@@ -116,17 +157,19 @@ class DataLoader:
     """Mini-batches of a dataset as JAX arrays, the dataset held on the device once.
 
     The whole dataset is turned into arrays and copied to the device when the loader is built.
-    A dataset with bulk ``.data``/``.label`` arrays (MNIST, FashionMNIST) and a ``transform`` has
-    the transform applied once to the whole arrays, which works for transforms written with array
-    operations such as ``x.astype(np.float32) / 255``; otherwise every sample is fetched,
+    A transform (the ``transform=`` of MNIST and FashionMNIST, or ``ds.transform(fn)`` and
+    ``ds.transform_first(fn)`` of any dataset) is tried once on the whole arrays, which works for
+    functions written with array operations such as ``x.astype(np.float32) / 255``; the result is
+    kept if it agrees with ``ds[i]`` on the first and last samples, else every sample is fetched,
     transformed and stacked. Each batch is then gathered on the device, so iterating costs no
     host-to-device copy per batch.
 
     Args:
-        dataset: an ``ArrayDataset``, a vision dataset, an array, or anything with ``__len__`` and
-            ``__getitem__`` returning equally shaped samples.
+        dataset: an ``ArrayDataset``, a vision dataset, a transformed dataset, an array, or
+            anything with ``__len__`` and ``__getitem__`` returning equally shaped samples.
         batch_size: examples per batch.
-        shuffle: visit the examples in a new random order every epoch.
+        shuffle: visit the examples in a new random order every epoch (True or False; 1 and 0
+            are accepted).
         last_batch: what to do with the last batch when ``batch_size`` does not divide the number
             of examples: ``'keep'`` it short, ``'discard'`` it, or ``'rollover'`` its examples to
             the start of the next epoch.
@@ -169,19 +212,27 @@ class DataLoader:
                 f"{last_batch!r}{hint if last_batch == 'roll_over' else ''}."
             )
         check_device(device, "DataLoader")
-        self.shuffle = bool(shuffle)
+        self.shuffle = check_shuffle(shuffle, "DataLoader")
         self.last_batch = last_batch
         self.device = device
         self._seed_words = seed_words(seed, "DataLoader")
         host_arrays, self._single = materialise(dataset)
-        self._arrays: tuple[jax.Array, ...] = tuple(jax.device_put(a, device) for a in host_arrays)
-        lengths = {a.shape[0] for a in self._arrays}
-        if len(lengths) != 1 or 0 in lengths:
+        lengths = [a.shape[0] if a.ndim else None for a in host_arrays]
+        if len(set(lengths)) != 1 or None in lengths:
             raise ValueError(
-                f"DataLoader: the dataset's arrays must be non-empty and equally long, got shapes "
-                f"{[a.shape for a in self._arrays]}."
+                f"DataLoader: the dataset's arrays must be equally long along axis 0, got shapes "
+                f"{[tuple(a.shape) for a in host_arrays]}; each example needs one row in each."
             )
-        self.num_examples: int = lengths.pop()
+        if lengths[0] == 0:
+            raise ValueError(
+                "DataLoader got an empty dataset (0 examples); there is nothing to batch."
+            )
+        for i, a in enumerate(host_arrays):
+            role = "label" if i == len(host_arrays) - 1 and i > 0 else "data"
+            check_fits_32bit(a, f"field {i} of the dataset ({role})", "DataLoader")
+        check_not_always_empty(lengths[0], self.batch_size, last_batch == "discard", "DataLoader")
+        self._arrays: tuple[jax.Array, ...] = tuple(jax.device_put(a, device) for a in host_arrays)
+        self.num_examples: int = lengths[0]
         self._epoch = 0
         self._leftover = empty_indices(device)
 

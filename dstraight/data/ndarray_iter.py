@@ -13,6 +13,9 @@ import numpy as np
 from ._batching import (
     check_batch_size,
     check_device,
+    check_fits_32bit,
+    check_not_always_empty,
+    check_shuffle,
     empty_indices,
     epoch_order,
     iter_full_batches,
@@ -120,6 +123,27 @@ class DataBatch:
         return f"DataBatch: data shapes: {data} label shapes: {label}"
 
 
+def _is_empty_collection(value: Any) -> bool:
+    return isinstance(value, list | tuple | dict) and len(value) == 0
+
+
+def _to_array(value: Any, name: str, what: str) -> np.ndarray | jax.Array:
+    if isinstance(value, np.ndarray | jax.Array):
+        return value
+    if value is None:
+        raise TypeError(
+            f"NDArrayIter: {what} {name!r} is None; expected an array with one row per example."
+        )
+    try:
+        return np.asarray(value)
+    except ValueError as err:  # NumPy's complaint about nested lists of unequal lengths
+        raise ValueError(
+            f"NDArrayIter: {what} {name!r} is not a rectangular array ({err}). Nested lists "
+            "need equal lengths at every level; several inputs are passed as a list of arrays "
+            "(np.ndarray or jax.Array) or a dict name -> array."
+        ) from None
+
+
 def _named_arrays(value: Any, default_name: str, what: str, device: Any) -> list[tuple[str, Any]]:
     if isinstance(value, dict):
         items = [(str(k), v) for k, v in value.items()]
@@ -135,12 +159,23 @@ def _named_arrays(value: Any, default_name: str, what: str, device: Any) -> list
             else [(f"_{i}_{default_name}", v) for i, v in enumerate(value)]
         )
     else:
+        if isinstance(value, list | tuple) and any(
+            isinstance(v, np.ndarray | jax.Array) for v in value
+        ):
+            i, odd = next(
+                (i, v) for i, v in enumerate(value) if not isinstance(v, np.ndarray | jax.Array)
+            )
+            raise TypeError(
+                f"NDArrayIter: {what} is a list of arrays with a {type(odd).__name__} at position "
+                f"{i}; every input must be an array (NumPy or JAX). Drop it, or leave "
+                f"{what} out."
+            )
         items = [(default_name, value)]
     if not items:
         raise ValueError(f"NDArrayIter: {what} is empty; expected at least one array.")
     named = []
     for name, v in items:
-        arr = v if isinstance(v, jax.Array) else np.asarray(v)
+        arr = _to_array(v, name, what)
         if arr.ndim == 0:
             raise ValueError(
                 f"NDArrayIter: {what} {name!r} is a scalar; expected an array whose first axis "
@@ -150,6 +185,7 @@ def _named_arrays(value: Any, default_name: str, what: str, device: Any) -> list
             raise TypeError(
                 f"NDArrayIter: {what} {name!r} must hold numbers, got dtype {arr.dtype}."
             )
+        check_fits_32bit(arr, f"{what} {name!r}", "NDArrayIter")
         named.append((name, jax.device_put(arr, device)))
     return named
 
@@ -171,9 +207,9 @@ class NDArrayIter:
 
     Args:
         data: an array, a list of arrays, or a dict name -> array (NumPy, JAX or nested lists).
-        label: the same for labels, or None.
+        label: the same for labels, or None (an empty list or dict also means no labels).
         batch_size: examples per batch.
-        shuffle: shuffle the examples at every epoch.
+        shuffle: shuffle the examples at every epoch (True or False; 1 and 0 are accepted).
         last_batch_handle: ``'pad'``, ``'discard'`` or ``'roll_over'``.
         data_name, label_name: the names ``provide_data``/``provide_label`` report.
         seed: int or ``jax.random`` key for shuffling.
@@ -220,14 +256,21 @@ class NDArrayIter:
         check_device(device, "NDArrayIter")
         if data is None:
             raise TypeError("NDArrayIter: data is required (an array, list or dict of arrays).")
-        self.shuffle = bool(shuffle)
+        if isinstance(data, list | tuple) and not data:
+            raise ValueError(
+                "NDArrayIter: data is an empty list; expected an array, a list of arrays or a "
+                "dict name -> array."
+            )
+        self.shuffle = check_shuffle(shuffle, "NDArrayIter")
         self.last_batch_handle = last_batch_handle
         self.data_name = data_name
         self.label_name = label_name
         self.device = device
         self._seed_words = seed_words(seed, "NDArrayIter")
         self._data = _named_arrays(data, data_name, "data", device)
-        self._label = [] if label is None else _named_arrays(label, label_name, "label", device)
+        # As in MXNet, an empty list (or dict) of labels means unlabelled data, like None.
+        no_label = label is None or _is_empty_collection(label)
+        self._label = [] if no_label else _named_arrays(label, label_name, "label", device)
         lengths = {name: a.shape[0] for name, a in self._data + self._label}
         if len(set(lengths.values())) != 1:
             shapes = ", ".join(f"{n} {tuple(a.shape)}" for n, a in self._data + self._label)
@@ -237,7 +280,12 @@ class NDArrayIter:
             )
         self.num_data: int = next(iter(lengths.values()))
         if self.num_data == 0:
-            raise ValueError("NDArrayIter: the data is empty; there is nothing to iterate over.")
+            raise ValueError(
+                "NDArrayIter: the data is empty (0 examples); there is nothing to iterate over."
+            )
+        check_not_always_empty(
+            self.num_data, self.batch_size, last_batch_handle == "discard", "NDArrayIter"
+        )
         self._arrays = tuple(a for _, a in self._data + self._label)
         # Built once: every batch carries them, and per-batch work is what iteration speed is.
         self._provide_data = [

@@ -37,31 +37,28 @@ give, so the file in ``root`` is then not opened at all.
 
 from __future__ import annotations
 
-import contextlib
-import glob
 import hashlib
-import http.client
-import math
-import numbers
 import os
-import socket
 import tempfile
-import threading
-import time
-import urllib.error
-import urllib.request
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from .download import (
+    DEFAULT_TIMEOUT,
+    MIN_RATE,
+    UnwritableFolder,
+    check_timeout,
+    download,
+    lock,
+    remove_quietly,
+    remove_stale_parts,
+)
 from .idx import decompress, idx_sha256, parse_idx
+from .specs import DATASETS, FASHION_MNIST_SPEC, MNIST_SPEC, DatasetSpec, RemoteFile, get_spec
 
-try:
-    import fcntl
-except ImportError:  # Windows: no advisory locks, stale downloads are told apart by age alone
-    fcntl = None
-
+# The specs and the timeout check are defined next door and offered here too, where the functions
+# that take them live.
 __all__ = [
     "RemoteFile",
     "DatasetSpec",
@@ -82,172 +79,9 @@ __all__ = [
     "MIN_RATE",
 ]
 
-DEFAULT_TIMEOUT = 10.0  # seconds; offline machines fail on connect, long before this
-MIN_RATE = (
-    1024  # bytes per second: a mirror falling behind this (plus `timeout` of slack) is dropped
-)
-# Far above the largest published file (30 MB): a body that never ends is refused.
-_MAX_BYTES = 1 << 30
-# A download locks its .part right after creating it; a .part younger than this may be one whose
-# creator has not taken the lock yet. Without locks (Windows) only a day's silence marks it stale.
-_STALE_AFTER = 5.0
-_STALE_AFTER_UNLOCKED = 86400.0
-
 
 class DatasetNotFoundError(FileNotFoundError):
     """A dataset file is in none of the searched places and could not be downloaded."""
-
-
-@dataclass(frozen=True)
-class RemoteFile:
-    """One published file and its digests.
-
-    Attributes:
-        key: short name such as ``'train-images'``.
-        filename: the published file name, e.g. ``'train-images-idx3-ubyte.gz'``.
-        md5: MD5 of the official gzip archive.
-        sha256: SHA-256 of the decompressed payload, or None where none is on record (then only the
-            archive's MD5 is accepted, and the decoded array is not cached).
-    """
-
-    key: str
-    filename: str
-    md5: str
-    sha256: str | None
-
-    @property
-    def stem(self) -> str:
-        """The file name without ``.gz``."""
-        return self.filename.removesuffix(".gz")
-
-
-@dataclass(frozen=True)
-class DatasetSpec:
-    """Everything needed to find, check and download one dataset.
-
-    Attributes:
-        name: folder and command-line name, e.g. ``'fashion-mnist'``.
-        title: name for messages, e.g. ``'Fashion-MNIST'``.
-        files: the published files.
-        mirrors: base URLs (ending in ``/``) tried in turn.
-        system_dirs: folders where distributions install the files.
-        debian_package: the Debian/Ubuntu package that ships the files, if any.
-    """
-
-    name: str
-    title: str
-    files: tuple[RemoteFile, ...]
-    mirrors: tuple[str, ...]
-    system_dirs: tuple[str, ...] = ()
-    debian_package: str | None = None
-    _by_key: dict = field(init=False, repr=False, compare=False, hash=False)
-
-    def __post_init__(self):
-        object.__setattr__(self, "_by_key", {f.key: f for f in self.files})
-
-    def file(self, key: str) -> RemoteFile:
-        """The file called ``key`` (e.g. ``'t10k-labels'``)."""
-        try:
-            return self._by_key[key]
-        except KeyError:
-            raise ValueError(
-                f"{self.title} has no file {key!r}; expected one of {sorted(self._by_key)}."
-            ) from None
-
-
-MNIST_SPEC = DatasetSpec(
-    name="mnist",
-    title="MNIST",
-    files=(
-        RemoteFile(
-            "train-images",
-            "train-images-idx3-ubyte.gz",
-            "f68b3c2dcbeaaa9fbdd348bbdeb94873",
-            None,  # no payload digest on record: only the archive's MD5 can vouch for this one
-        ),
-        RemoteFile(
-            "train-labels",
-            "train-labels-idx1-ubyte.gz",
-            "d53e105ee54ea40749a09fcbcd1e9432",
-            "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
-        ),
-        RemoteFile(
-            "t10k-images",
-            "t10k-images-idx3-ubyte.gz",
-            "9fb629c4189551a2d022fa330f9573f3",
-            "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-        ),
-        RemoteFile(
-            "t10k-labels",
-            "t10k-labels-idx1-ubyte.gz",
-            "ec29112dd5afa0611ce80d1b7f02629c",
-            "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
-        ),
-    ),
-    # The mirrors torchvision and TensorFlow use; LeCun's own page no longer serves the files.
-    mirrors=(
-        "https://ossci-datasets.s3.amazonaws.com/mnist/",
-        "https://storage.googleapis.com/cvdf-datasets/mnist/",
-    ),
-    system_dirs=("/usr/share/datasets/mnist", "/usr/local/share/datasets/mnist"),
-)
-
-FASHION_MNIST_SPEC = DatasetSpec(
-    name="fashion-mnist",
-    title="Fashion-MNIST",
-    files=(
-        RemoteFile(
-            "train-images",
-            "train-images-idx3-ubyte.gz",
-            "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
-            "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
-        ),
-        RemoteFile(
-            "train-labels",
-            "train-labels-idx1-ubyte.gz",
-            "25c81989df183df01b3e8a0aad5dffbe",
-            "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
-        ),
-        RemoteFile(
-            "t10k-images",
-            "t10k-images-idx3-ubyte.gz",
-            "bef4ecab320f06d8554ea6380940ec79",
-            "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
-        ),
-        RemoteFile(
-            "t10k-labels",
-            "t10k-labels-idx1-ubyte.gz",
-            "bb300cfdad3c16e7a12a480ee83cd310",
-            "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
-        ),
-    ),
-    # The project's S3 website serves plain HTTP only; the digests make that safe. The GitHub copy
-    # in the project's repository is the HTTPS fallback.
-    mirrors=(
-        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
-        "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
-    ),
-    system_dirs=("/usr/share/datasets/fashion-mnist", "/usr/local/share/datasets/fashion-mnist"),
-    debian_package="dataset-fashion-mnist",
-)
-
-DATASETS: dict[str, DatasetSpec] = {s.name: s for s in (MNIST_SPEC, FASHION_MNIST_SPEC)}
-
-
-def get_spec(dataset: str | DatasetSpec) -> DatasetSpec:
-    """Look a dataset up by name (``'mnist'`` or ``'fashion-mnist'``); specs pass through.
-
-    Examples:
-        >>> get_spec("fashion-mnist").title
-        'Fashion-MNIST'
-    """
-    if isinstance(dataset, DatasetSpec):
-        return dataset
-    if isinstance(dataset, str):
-        key = dataset.lower().replace("_", "-")
-        if key in DATASETS:
-            return DATASETS[key]
-    raise ValueError(f"unknown dataset {dataset!r}; expected one of {sorted(DATASETS)}.")
 
 
 def cache_dir() -> Path:
@@ -366,203 +200,6 @@ def verify(path: str | os.PathLike, remote: RemoteFile) -> tuple[bytes, str]:
     )
 
 
-def _remove_quietly(path: Path) -> None:
-    # Best effort: what is left over (a read-only folder) costs space, never correctness.
-    with contextlib.suppress(OSError):
-        path.unlink()
-
-
-def check_timeout(timeout: object) -> float:
-    """``timeout`` as a float, or a TypeError/ValueError saying what a timeout must be.
-
-    Examples:
-        >>> check_timeout(3)
-        3.0
-    """
-    if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real):
-        raise TypeError(
-            f"timeout must be a number of seconds, e.g. timeout=10, got {timeout!r} of type "
-            f"{type(timeout).__name__}."
-        )
-    seconds = float(timeout)
-    if not (math.isfinite(seconds) and seconds > 0):
-        raise ValueError(
-            f"timeout must be a finite number of seconds > 0, e.g. timeout=10, got {timeout!r}."
-        )
-    return seconds
-
-
-class _Watchdog:
-    """Cuts the connections of a transfer that falls behind ``MIN_RATE``, headers included.
-
-    A socket timeout bounds each read, not the whole transfer: a server sending one byte now and
-    then never trips it. The deadline starts ``timeout`` seconds after the request; every byte
-    received pushes it back by ``1 / MIN_RATE`` seconds, but never more than ``timeout`` seconds
-    beyond now, so no fast start buys a later stall.
-    """
-
-    def __init__(self, timeout: float):
-        self.timeout = timeout
-        self.start = time.monotonic()
-        self.deadline = self.start + timeout
-        self.expired = False
-        self._sockets: list[socket.socket] = []
-        self._lock = threading.Lock()
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._watch, name="dstraight-watchdog", daemon=True)
-
-    def __enter__(self) -> _Watchdog:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._done.set()
-        self._thread.join()
-
-    def watch(self, sock: socket.socket) -> None:
-        with self._lock:
-            self._sockets.append(sock)
-
-    def progress(self, nbytes: int) -> None:
-        with self._lock:
-            self.deadline = min(self.deadline + nbytes / MIN_RATE, time.monotonic() + self.timeout)
-
-    def _watch(self) -> None:
-        while not self._done.wait(min(0.05, self.timeout / 4)):
-            with self._lock:
-                if time.monotonic() <= self.deadline:
-                    continue
-                self.expired = True
-                for sock in self._sockets:
-                    # The plain socket's shutdown, also under TLS: it wakes the blocked reader
-                    # without touching the TLS state that thread is using.
-                    with contextlib.suppress(OSError):
-                        socket.socket.shutdown(sock, socket.SHUT_RDWR)
-            return
-
-    def describe(self, received: int, total: int | None) -> str:
-        elapsed = time.monotonic() - self.start
-        if not received:
-            return (
-                f"timed out, the mirror is too slow: no file data within {elapsed:.1f} s "
-                f"(timeout={self.timeout:g})"
-            )
-        got = f"{received} of {total} bytes" if total is not None else f"{received} bytes"
-        return (
-            f"timed out, the mirror is too slow: {got} in {elapsed:.1f} s, behind the minimum "
-            f"of {MIN_RATE} bytes/s by more than timeout={self.timeout:g} s"
-        )
-
-
-def _watched_connection(base: type, watchdog: _Watchdog) -> type:
-    class Watched(base):
-        def connect(self):
-            super().connect()
-            watchdog.watch(self.sock)
-
-    return Watched
-
-
-class _Watched:
-    """Mixed into urllib's handlers so that each connection they open is watched."""
-
-    watchdog: _Watchdog
-
-    def do_open(self, http_class, req, **kwargs):
-        return super().do_open(_watched_connection(http_class, self.watchdog), req, **kwargs)
-
-
-class _WatchedHTTPHandler(_Watched, urllib.request.HTTPHandler):
-    pass
-
-
-class _WatchedHTTPSHandler(_Watched, urllib.request.HTTPSHandler):
-    pass
-
-
-def _opener(watchdog: _Watchdog) -> urllib.request.OpenerDirector:
-    # build_opener keeps urllib's other defaults: proxies from the environment, redirects.
-    handlers = [_WatchedHTTPHandler(), _WatchedHTTPSHandler()]
-    for handler in handlers:
-        handler.watchdog = watchdog
-    return urllib.request.build_opener(*handlers)
-
-
-def _download_to(url: str, out, desc: str, timeout: float, progress: bool) -> None:
-    """Stream ``url`` into the open file ``out``, checking the length if announced."""
-    from tqdm import tqdm
-
-    request = urllib.request.Request(url, headers={"User-Agent": "dstraight"})
-    received, total = 0, None
-    with _Watchdog(timeout) as watchdog:
-        try:
-            with _opener(watchdog).open(request, timeout=timeout) as response:
-                announced = response.headers.get("Content-Length")
-                total = int(announced) if announced and announced.isdigit() else None
-                if total is not None and total > _MAX_BYTES:
-                    raise OSError(f"the server announces {total} bytes; no dataset file is as big")
-                with tqdm(
-                    total=total,
-                    unit="B",
-                    unit_scale=True,
-                    unit_divisor=1024,
-                    desc=desc,
-                    disable=not progress,
-                    leave=False,
-                ) as bar:
-                    # read1 returns what one read brings: the watchdog hears of every byte.
-                    while chunk := response.read1(1 << 16):
-                        out.write(chunk)
-                        received += len(chunk)
-                        bar.update(len(chunk))
-                        watchdog.progress(len(chunk))
-                        if received > _MAX_BYTES:
-                            raise OSError(f"more than {_MAX_BYTES} bytes and no end in sight")
-        except (OSError, http.client.HTTPException, ValueError) as err:
-            if watchdog.expired:
-                raise TimeoutError(watchdog.describe(received, total)) from err
-            raise
-    # A connection cut by the watchdog can read as an orderly end of the body.
-    if watchdog.expired:
-        raise TimeoutError(watchdog.describe(received, total))
-    out.flush()
-    # http.client returns a short body without complaint when the server hangs up early.
-    if total is not None and received != total:
-        raise OSError(f"incomplete transfer: received {received} of {total} bytes")
-
-
-def _lock(f) -> None:
-    """Mark ``f`` as being written by a live process: the lock dies with the process."""
-    if fcntl is not None:
-        # Where the file system has no locks, the cleaner cannot take one either and keeps it.
-        with contextlib.suppress(OSError):
-            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-
-
-def _remove_stale_parts(folder: Path, name: str) -> None:
-    """Remove the ``.part`` files of ``name`` that no live process is writing (``kill -9``)."""
-    try:
-        parts = list(folder.glob(f"{glob.escape(name)}-tmp-*.part"))
-    except OSError:
-        return
-    now = time.time()
-    for part in parts:
-        with contextlib.suppress(OSError):
-            age = now - part.stat().st_mtime
-            if fcntl is None:
-                if age > _STALE_AFTER_UNLOCKED:
-                    part.unlink()
-                continue
-            if age < _STALE_AFTER:
-                continue
-            with open(part, "rb") as f:
-                try:
-                    fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    continue  # another process is downloading into it right now
-                part.unlink()
-
-
 def how_to_provide(spec: DatasetSpec) -> str:
     """The ways to provide the files of ``spec`` by hand, for error messages."""
     lines = [
@@ -595,66 +232,6 @@ def how_to_provide(spec: DatasetSpec) -> str:
             "as published, neither recompressed nor gunzipped."
         )
     return "\n".join(lines)
-
-
-class _Unwritable(Exception):
-    """The download folder cannot hold a ``.part`` file."""
-
-    def __init__(self, folder: Path, error: OSError):
-        super().__init__(folder, error)
-        self.folder, self.error = folder, error
-
-
-def _download(
-    spec: DatasetSpec,
-    remote: RemoteFile,
-    dest_dir: Path,
-    timeout: float,
-    progress: bool,
-    dead_mirrors: set[str],
-    errors: list[str],
-) -> tuple[Path, bytes] | None:
-    """Download and verify ``remote`` into ``dest_dir``; None (with ``errors`` filled) if no mirror
-    delivers. Raises _Unwritable before contacting any mirror when the folder cannot be written."""
-    dest = dest_dir / remote.filename
-    for mirror in spec.mirrors:
-        url = mirror + remote.filename
-        if mirror in dead_mirrors:
-            errors.append(f"{url}: skipped, the mirror was unreachable or too slow a moment ago")
-            continue
-        try:
-            dest_dir.mkdir(parents=True, exist_ok=True)
-            # A unique name per attempt: concurrent fetches never write into each other's file.
-            fd, part_name = tempfile.mkstemp(
-                dir=dest_dir, prefix=f"{remote.filename}-tmp-", suffix=".part"
-            )
-        except OSError as err:
-            raise _Unwritable(dest_dir, err) from err
-        part = Path(part_name)
-        try:
-            # The lock is held until the file has its final name, so that a concurrent fetch
-            # never takes this .part for the leftover of a killed process.
-            with os.fdopen(fd, "wb") as out:
-                _lock(out)
-                _download_to(url, out, remote.filename, timeout, progress)
-                payload, _ = verify(part, remote)
-                os.chmod(part, 0o644)  # mkstemp makes it private; a dataset is not
-                os.replace(part, dest)  # also replaces a copy of ours that did not verify
-            return dest, payload
-        except urllib.error.HTTPError as err:
-            errors.append(f"{url}: HTTP {err.code} {err.reason}")
-        except urllib.error.URLError as err:
-            # No route, no DNS, refused: the mirror itself is out of reach; skip it for the
-            # remaining files instead of waiting for the same failure again.
-            dead_mirrors.add(mirror)
-            errors.append(f"{url}: {err.reason}")
-        except (OSError, http.client.HTTPException, ValueError) as err:
-            if isinstance(err, TimeoutError):
-                dead_mirrors.add(mirror)
-            errors.append(f"{url}: {err}")
-        finally:
-            _remove_quietly(part)
-    return None
 
 
 def _same_file(path: Path, seen: os.stat_result) -> bool:
@@ -701,7 +278,7 @@ def _obtain(
     owned = cache_dir() / spec.name
     dest_dir = Path(root).expanduser() if root is not None else owned
     for folder in {dest_dir, owned}:  # downloads go to either, depending on `root`
-        _remove_stale_parts(folder, remote.filename)
+        remove_stale_parts(folder, remote.filename)
     looked_in: list[str] = []
     rejected: list[tuple[Path, os.stat_result]] = []  # copies in the cache that did not verify
     found = None
@@ -738,8 +315,17 @@ def _obtain(
     errors: list[str] = []
     if found is None:
         try:
-            found = _download(spec, remote, dest_dir, timeout, progress, dead_mirrors, errors)
-        except _Unwritable as unwritable:
+            found = download(
+                spec.mirrors,
+                remote.filename,
+                dest_dir,
+                lambda part: verify(part, remote)[0],
+                timeout=timeout,
+                progress=progress,
+                dead_mirrors=dead_mirrors,
+                errors=errors,
+            )
+        except UnwritableFolder as unwritable:
             notes = [_set_aside(path, seen) for path, seen in rejected]
             raise DatasetNotFoundError(
                 _unwritable_message(spec, remote, unwritable, looked_in, notes)
@@ -747,7 +333,7 @@ def _obtain(
     if found is not None:
         for path, seen in rejected:
             if path != found[0] and _same_file(path, seen):
-                _remove_quietly(path)  # a verified copy is in hand: nothing is lost
+                remove_quietly(path)  # a verified copy is in hand: nothing is lost
         return found
     notes = [_set_aside(path, seen) for path, seen in rejected]
     raise DatasetNotFoundError(
@@ -765,7 +351,7 @@ def _obtain(
 def _unwritable_message(
     spec: DatasetSpec,
     remote: RemoteFile,
-    unwritable: _Unwritable,
+    unwritable: UnwritableFolder,
     looked_in: list[str],
     notes: list[str],
 ) -> str:
@@ -852,14 +438,14 @@ def _load_npy(path: Path | None, remote: RemoteFile) -> np.ndarray | None:
     except (OSError, ValueError, TypeError, EOFError):
         pass
     # A stale or damaged decoded copy (derived data, ours): drop it, the file is decoded again.
-    _remove_quietly(path)
+    remove_quietly(path)
     return None
 
 
 def _save_npy(path: Path | None, array: np.ndarray) -> None:
     if path is None:
         return
-    _remove_stale_parts(path.parent, path.name)
+    remove_stale_parts(path.parent, path.name)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{path.name}-tmp-", suffix=".part")
@@ -867,7 +453,7 @@ def _save_npy(path: Path | None, array: np.ndarray) -> None:
         return  # a read-only cache only costs speed
     try:
         with os.fdopen(fd, "wb") as f:
-            _lock(f)
+            lock(f)
             np.save(f, array, allow_pickle=False)
             f.flush()
             os.chmod(tmp, 0o644)
@@ -875,7 +461,7 @@ def _save_npy(path: Path | None, array: np.ndarray) -> None:
     except OSError:
         pass
     finally:
-        _remove_quietly(Path(tmp))
+        remove_quietly(Path(tmp))
 
 
 def load_array(

@@ -8,12 +8,13 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .dataset import Dataset
 from .sources import FASHION_MNIST_SPEC, MNIST_SPEC, DatasetSpec, load_array
 
 __all__ = ["MNIST", "FashionMNIST"]
 
 
-class _IDXImageDataset:
+class _IDXImageDataset(Dataset):
     """28x28 grey-scale images with integer class labels, loaded from the four IDX files."""
 
     spec: ClassVar[DatasetSpec]
@@ -56,7 +57,8 @@ class _IDXImageDataset:
             )
         self.train = bool(train)
         self.root = root
-        self.transform = transform
+        # Not `self.transform`: that is gluon's Dataset.transform(fn) method.
+        self.sample_transform = transform
         self.data: np.ndarray = images[..., None]  # (N, 28, 28, 1): channels last, like gluon
         self.label: np.ndarray = labels.astype(np.int32)
 
@@ -74,9 +76,9 @@ class _IDXImageDataset:
             # IndexError (not ValueError) keeps Python's sequence iteration protocol working.
             raise IndexError(f"index {idx} is out of range for a dataset of {n} examples")
         image, label = self.data[idx], self.label[idx]
-        if self.transform is not None:
+        if self.sample_transform is not None:
             # A NumPy scalar, as gluon passed it: transforms may call label.astype(np.float32).
-            return self.transform(image, label)
+            return self.sample_transform(image, label)
         return image, int(label)
 
     @classmethod
@@ -109,7 +111,7 @@ class _IDXImageDataset:
         split = "train" if self.train else "test"
         return (
             f"{type(self).__name__}(train={self.train}: {n} {split} images of "
-            f"{rows}x{cols}x{channels}, transform={self.transform!r})"
+            f"{rows}x{cols}x{channels}, transform={self.sample_transform!r})"
         )
 
 
@@ -128,7 +130,13 @@ class MNIST(_IDXImageDataset):
     Attributes:
         data: ``(N, 28, 28, 1)`` uint8 images (untransformed).
         label: ``(N,)`` int32 class ids (untransformed).
+        sample_transform: the ``transform`` given to the constructor, or None.
         text_labels: the class names, ``'0'`` to ``'9'``.
+
+    Like every :class:`~dstraight.data.Dataset` it has gluon's ``ds.transform(fn)`` and
+    ``ds.transform_first(fn)``: ``MNIST().transform_first(lambda x: x.astype(np.float32) / 255)``
+    converts the images and leaves the labels alone, and the DataLoader applies such a function,
+    written with array operations, to all images at once.
 
     Examples:
         >>> test = MNIST(train=False)  # doctest: +SKIP
@@ -153,6 +161,7 @@ class FashionMNIST(_IDXImageDataset):
     Attributes:
         data: ``(N, 28, 28, 1)`` uint8 images (untransformed).
         label: ``(N,)`` int32 class ids (untransformed).
+        sample_transform: the ``transform`` given to the constructor, or None.
         text_labels: the 10 class names.
 
     Examples:
