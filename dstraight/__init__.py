@@ -6,6 +6,7 @@ JAX functions. This module only re-exports; each concept lives in its own module
 
 from . import (
     autograd,
+    binding,
     callback,
     checkpoint,
     data,
@@ -17,6 +18,7 @@ from . import (
     ops,
     optimizer,
     parameter,
+    parameter_dict,
     viz,
 )
 from .device import cpu, gpu, num_gpus, try_gpu
@@ -29,6 +31,7 @@ __all__ = [
     "Module",
     "Trainer",
     "autograd",
+    "binding",
     "callback",
     "checkpoint",
     "cpu",
@@ -42,6 +45,7 @@ __all__ = [
     "ops",
     "optimizer",
     "parameter",
+    "parameter_dict",
     "num_gpus",
     "try_gpu",
     "viz",

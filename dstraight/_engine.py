@@ -435,33 +435,49 @@ def apply_gradients(opt: Optimizing, grads: tuple, scale: float, bad: Any) -> An
 # -- evaluation and prediction --------------------------------------------------------------------
 
 
-def evaluate(net: Block, data: Any, metrics: Sequence[Any]) -> None:
-    """Adds the statistics of ``net`` (prediction mode) over every example of ``data``."""
+def _stored(net: Block) -> tuple[tuple, tuple]:
     structure = net.structure()
-    if isinstance(data, DeviceLoader):
-        arrays, n_data = device_arrays(data, need_label=True)
-        sample = tuple(a[: data.batch_size] for a in arrays)
-        ensure_shapes(net, sample[:n_data])
-        structure = net.structure()
-        spec0 = P.make_spec(net)
-        pred_spec = _out_spec(spec0, net, sample[:n_data])
-        label_spec = spec_of(sample[n_data])
-        rows, tail = order_rows(int(arrays[0].shape[0]), data.batch_size)
-        compiled = [m for m in metrics if traceable(m, label_spec, pred_spec)]
-        values = tuple(p.stored() for p in structure.params)
-        states = tuple(p.stored() for p in structure.states)
-        if compiled:
-            spec = P.make_spec(net, metrics=compiled)
-            acc = zero_acc(spec, label_spec, pred_spec)[3]
+    return (tuple(p.stored() for p in structure.params),
+            tuple(p.stored() for p in structure.states))
+
+
+def _score(net: Block, metrics: Sequence[Any], inputs: tuple, y: Any, scan: Any = None) -> None:
+    """Adds the statistics of the batch ``inputs, y`` (or of the device loader's ``scan`` =
+    ``(arrays, n_data, rows, tail)``) to the metrics, compiled where ``stats`` traces."""
+    ensure_shapes(net, inputs)
+    pred_spec = _out_spec(P.make_spec(net), net, inputs)
+    label_spec = spec_of(y)
+    compiled = [m for m in metrics if traceable(m, label_spec, pred_spec)]
+    eager = [m for m in metrics if m not in compiled]
+    values, states = _stored(net)
+    if compiled:
+        spec = P.make_spec(net, metrics=compiled)
+        acc = zero_acc(spec, label_spec, pred_spec)[3]
+        if scan is None:
+            acc = P.eval_batch(spec, values, states, acc, inputs, y)
+        else:
+            arrays, n_data, rows, tail = scan
             for table in (rows, tail[None]):
                 if table.size:
                     acc = P.eval_rows(spec, values, states, acc, arrays, n_data, table)
-            deliver(compiled, jax.device_get(acc))
-        eager = [m for m in metrics if m not in compiled]
-        if eager:
-            out = predict(net, data)
-            for m in eager:
-                m.update([arrays[n_data]], [out])
+        deliver(compiled, jax.device_get(acc))
+    if eager:  # a feval that needs NumPy values: outputs on the device, update on the host
+        if scan is None:
+            out, _ = P.run_compiled(net.structure().key, values, states, inputs, None, False)
+            label = y
+        else:
+            out, label = predict_arrays(net, scan[0][: scan[1]], y.shape[0]), scan[0][scan[1]]
+        for m in eager:
+            m.update([label], [out])
+
+
+def evaluate(net: Block, data: Any, metrics: Sequence[Any]) -> None:
+    """Adds the statistics of ``net`` (prediction mode) over every example of ``data``."""
+    if isinstance(data, DeviceLoader):
+        arrays, n_data = device_arrays(data, need_label=True)
+        rows, tail = order_rows(int(arrays[0].shape[0]), data.batch_size)
+        sample = tuple(a[: data.batch_size] for a in arrays)
+        _score(net, metrics, sample[:n_data], sample[n_data], (arrays, n_data, rows, tail))
         return
     seen = False
     for batch in iterate(data):
@@ -471,23 +487,7 @@ def evaluate(net: Block, data: Any, metrics: Sequence[Any]) -> None:
         seen = True
         if pad:
             inputs, y = tuple(x[: len(x) - pad] for x in inputs), y[: len(y) - pad]
-        inputs, y = tuple(jnp.asarray(x) for x in inputs), jnp.asarray(y)
-        ensure_shapes(net, inputs)
-        structure = net.structure()
-        spec0 = P.make_spec(net)
-        pred_spec = _out_spec(spec0, net, inputs)
-        compiled = [m for m in metrics if traceable(m, spec_of(y), pred_spec)]
-        values = tuple(p.stored() for p in structure.params)
-        states = tuple(p.stored() for p in structure.states)
-        if compiled:
-            spec = P.make_spec(net, metrics=compiled)
-            acc = zero_acc(spec, spec_of(y), pred_spec)[3]
-            deliver(compiled, jax.device_get(P.eval_batch(spec, values, states, acc, inputs, y)))
-        eager = [m for m in metrics if m not in compiled]
-        if eager:
-            out, _ = P.run_compiled(spec0.net, values, states, inputs, None, False)
-            for m in eager:
-                m.update([y], [out])
+        _score(net, metrics, tuple(jnp.asarray(x) for x in inputs), jnp.asarray(y))
     if not seen:
         raise ValueError(
             "The data yielded no batches. An MXNet-style iterator that was consumed must be "
@@ -495,41 +495,34 @@ def evaluate(net: Block, data: Any, metrics: Sequence[Any]) -> None:
         )
 
 
+def predict_arrays(net: Block, arrays: tuple, batch_size: int) -> Any:
+    """The outputs for device arrays of inputs, every example once, in order, batched."""
+    ensure_shapes(net, tuple(a[:batch_size] for a in arrays))
+    spec = P.make_spec(net)
+    values, states = _stored(net)
+    rows, tail = order_rows(int(arrays[0].shape[0]), batch_size)
+    outputs = []
+    if rows.size:
+        out = P.predict_rows(spec, values, states, arrays, rows)
+        outputs.append(jax.tree.map(lambda o: o.reshape(-1, *o.shape[2:]), out))
+    if tail.size:
+        out = P.predict_rows(spec, values, states, arrays, tail[None])
+        outputs.append(jax.tree.map(lambda o: o[0], out))
+    return _concat(outputs)
+
+
 def predict(net: Block, data: Any) -> Any:
     """The outputs of ``net`` (prediction mode), one per example, in dataset order."""
-    if isinstance(data, np.ndarray | jax.Array):
-        data = jnp.asarray(data)
-        ensure_shapes(net, (data,))
-        structure = net.structure()
-        out, _ = P.run_compiled(structure.key, tuple(p.stored() for p in structure.params),
-                                tuple(p.stored() for p in structure.states), (data,), None,
-                                False)
-        return out
     if isinstance(data, DeviceLoader):
-        arrays = tuple(data.data_arrays)
-        ensure_shapes(net, tuple(a[: data.batch_size] for a in arrays))
-        structure = net.structure()
-        spec = P.make_spec(net)
-        values = tuple(p.stored() for p in structure.params)
-        states = tuple(p.stored() for p in structure.states)
-        rows, tail = order_rows(int(arrays[0].shape[0]), data.batch_size)
-        outputs = []
-        if rows.size:
-            out = P.predict_rows(spec, values, states, arrays, rows)
-            outputs.append(jax.tree.map(lambda o: o.reshape(-1, *o.shape[2:]), out))
-        if tail.size:
-            out = P.predict_rows(spec, values, states, arrays, tail[None])
-            outputs.append(jax.tree.map(lambda o: o[0], out))
-        return _concat(outputs)
+        return predict_arrays(net, tuple(data.data_arrays), data.batch_size)
+    batches = ([((jnp.asarray(data),), None, 0)] if isinstance(data, np.ndarray | jax.Array)
+               else (unpack_batch(b) for b in iterate(data)))
     outputs = []
-    for batch in iterate(data):
-        inputs, _, pad = unpack_batch(batch)
+    for inputs, _, pad in batches:
         inputs = tuple(jnp.asarray(x) for x in inputs)
         ensure_shapes(net, inputs)
-        structure = net.structure()
-        out, _ = P.run_compiled(structure.key, tuple(p.stored() for p in structure.params),
-                                tuple(p.stored() for p in structure.states), inputs, None,
-                                False)
+        values, states = _stored(net)
+        out, _ = P.run_compiled(net.structure().key, values, states, inputs, None, False)
         keep = jax.tree.leaves(out)[0].shape[0] - pad
         outputs.append(jax.tree.map(lambda o, k=keep: o[:k], out) if pad else out)
     if not outputs:

@@ -32,29 +32,24 @@ Examples:
 from __future__ import annotations
 
 import copy
-import sys
-import time
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
 import numpy as np
-from tqdm import tqdm
 
 from dstraight import _engine
 from dstraight import init as _init
 from dstraight import loss as _loss
 from dstraight import metric as _metric
 from dstraight.callback import BatchEndParam
+from dstraight.progress import Progress
 from dstraight.trainer import Trainer
 
 __all__ = ["Module"]
 
 _DEFAULT_OPTIMIZER_PARAMS = (("learning_rate", 0.01),)
-
-# The progress bar appears only once a run has lasted this long: short runs print no bar.
-_PROGRESS_DELAY_S = 2.0
 
 
 def _names(value: Any, what: str, allow_none: bool) -> tuple[str, ...] | None:
@@ -83,56 +78,6 @@ def _frequency(callback: Any) -> int | None:
     if isinstance(freq, int) and not isinstance(freq, bool) and freq > 0:
         return freq
     return None
-
-
-class _Progress:
-    """A tqdm bar over the batches of a run (stderr), created only when it is worth showing.
-
-    ``mode=None``: the clock starts after the first epoch, whose time is mostly compilation, and
-    the bar appears once the run has gone on for ``_PROGRESS_DELAY_S`` more seconds.
-    """
-
-    def __init__(self, mode: bool | None):
-        self.mode, self.bar, self.done, self.total, self.t0 = mode, None, 0, None, None
-        if mode:
-            self.bar = tqdm(unit="batch", file=sys.stderr, dynamic_ncols=True)
-
-    def _maybe_start(self) -> None:
-        if (
-            self.mode is None
-            and self.bar is None
-            and self.t0 is not None
-            and self.done < self.total
-            and time.perf_counter() - self.t0 > _PROGRESS_DELAY_S
-        ):
-            self.bar = tqdm(total=self.total, initial=self.done, unit="batch", file=sys.stderr,
-                            dynamic_ncols=True)
-
-    def update(self, n: int) -> None:
-        self.done += n
-        if self.bar is not None:
-            self.bar.update(n)
-        else:
-            self._maybe_start()
-
-    def epoch_done(self, total: int) -> None:
-        self.total = total
-        if self.bar is not None and self.bar.total is None:
-            self.bar.total = total
-            self.bar.refresh()
-        if self.t0 is None:
-            self.t0 = time.perf_counter()
-        self._maybe_start()
-
-    def write(self, line: str) -> None:
-        if self.bar is not None:
-            tqdm.write(line, file=sys.stdout)  # clears and redraws the bar around the line
-        else:
-            print(line)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
 
 
 def _is_classification(loss_fn: Any) -> bool:
@@ -414,7 +359,7 @@ class Module:
         batch_callbacks = _as_list(batch_end_callback)
         epoch_callbacks = _as_list(epoch_end_callback)
         leaves = tuple(_metric.leaves(train_metric))
-        bar = _Progress(progress_bar)
+        bar = Progress(progress_bar)
         try:
             for epoch in range(begin_epoch, num_epoch):
                 train_metric.reset()

@@ -1,10 +1,10 @@
 """Parameters: named arrays whose shape may be known only after the first forward pass.
 
 A :class:`Parameter` is the single place a value lives. Blocks read it with ``param.data()``; the
-pure core (``Block.apply``) reads the same call, because while ``apply`` runs a :class:`Binding`
-maps every parameter to the value (possibly a ``jax.jit`` tracer) passed in. Moving between the
-objects and a pytree is one flatten/unflatten (:meth:`ParameterDict.tree` /
-:meth:`ParameterDict.set_tree`).
+pure core (``Block.apply``) reads the same call, because while ``apply`` runs a
+:class:`~dstraight.binding.Binding` maps every parameter to the value (possibly a ``jax.jit``
+tracer) passed in. Moving between the objects and a pytree is one flatten/unflatten
+(:meth:`~dstraight.parameter_dict.ParameterDict.tree` and ``set_tree``).
 
 Two kinds of parameters exist, as in gluon: trainable ones (``grad_req='write'``) and auxiliary
 *state* such as BatchNorm's running statistics (``grad_req='null'``, ``kind='state'``), which the
@@ -21,30 +21,19 @@ Examples:
 
 from __future__ import annotations
 
-import contextlib
-import re
-import threading
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from . import init as _init
+from .binding import current_binding, structure_changed
 from .init import InitializerLike
 
-__all__ = [
-    "Binding",
-    "DeferredInitializationError",
-    "Parameter",
-    "ParameterDict",
-    "current_binding",
-    "flatten_tree",
-    "nest",
-    "structure_changed",
-]
+__all__ = ["DeferredInitializationError", "Parameter", "check_device", "compatible",
+           "format_shape"]
 
 _ArrayImpl = type(jnp.zeros(()))
 
@@ -87,120 +76,13 @@ def compatible(known: Shape, shape: Sequence[int]) -> bool:
     return all(k is None or k == d for k, d in zip(known, shape, strict=True))
 
 
-def _check_device(device: Any) -> jax.Device | None:
+def check_device(device: Any) -> jax.Device | None:
     if device is None or isinstance(device, jax.Device):
         return device
     raise TypeError(
         f"device must be a jax.Device such as dstraight.cpu() or dstraight.gpu(0), or None for "
         f"JAX's default device; got {device!r} of type {type(device).__name__}."
     )
-
-
-# --------------------------------------------------------------------------------------------
-# Bindings: which value each parameter has while a forward pass runs.
-
-_local = threading.local()
-
-# Bumped whenever a block or a parameter changes in a way that can change a compiled program
-# (a child added, a setting assigned, a shape inferred), so cached structures are cheap to check.
-_epoch = [0]
-
-
-def structure_changed() -> None:
-    """Invalidates the cached structures of all networks (a block or a shape changed)."""
-    _epoch[0] += 1
-
-
-def structure_epoch() -> int:
-    """A number that changes whenever :func:`structure_changed` is called."""
-    return _epoch[0]
-
-
-class Binding:
-    """The values of parameters during one forward pass, and what the pass writes back.
-
-    ``Block.apply`` opens a binding that maps every parameter of the network to the value it was
-    given; ``param.data()`` then returns that value, so a block's ``forward`` reads its weights the
-    same way whether it runs eagerly, under ``jax.grad`` or inside ``jax.jit``. State written with
-    ``param.set_data`` during the pass (BatchNorm's running statistics) is collected in
-    :attr:`updates` instead of changing the parameter, which keeps ``apply`` pure.
-
-    Args:
-        values: ``{id(param): value}`` for the parameters of the pass.
-        params: the parameters themselves (for error messages).
-        training: whether layers behave as in training (dropout on, batch statistics).
-        key: a ``jax.random`` key for the layers that draw random numbers, or None.
-        mode: ``'apply'`` (values given), ``'shell'`` (a call ``net(x)`` on the stored values,
-            where deferred shapes are inferred) or ``'shapes'`` (abstract values only, for shape
-            inference without side effects).
-    """
-
-    def __init__(self, values: dict[int, Any], params: Sequence[Parameter], training: bool,
-                 key: jax.Array | None, mode: str = "apply"):
-        self.values = values
-        self.params = {id(p): p for p in params}
-        self.training = bool(training)
-        self.key = key
-        self.mode = mode
-        self.updates: dict[int, Any] = {}
-        self.shapes: dict[int, tuple[int, ...]] = {}
-        self.record: list | None = None
-        self._draws = 0
-
-    def value(self, param: Parameter) -> Any:
-        pid = id(param)
-        if pid in self.updates:
-            return self.updates[pid]
-        if pid in self.values:
-            return self.values[pid]
-        if self.mode == "shell":
-            return param.stored()
-        if self.mode == "shapes" and pid in self.params:
-            shape = self.shapes.get(pid, param.shape)
-            if None in shape:
-                raise DeferredInitializationError(
-                    f"Parameter '{param.name}' has shape {format_shape(shape)}, and the layer "
-                    f"read it before inferring the unknown dimensions."
-                )
-            return jnp.zeros(shape, param.dtype)
-        raise ValueError(
-            f"Parameter '{param.name}' is used by the forward pass but is not one of the "
-            f"network's parameters, so apply() was not given a value for it. Register it on a "
-            f"block of the network (self.params.get(...) or an attribute) instead of using a "
-            f"parameter of another network."
-        )
-
-    def write(self, param: Parameter, value: Any) -> None:
-        self.updates[id(param)] = value
-
-    def next_key(self, who: str) -> jax.Array:
-        """A fresh key for the ``i``-th random draw of this pass (the same on every run)."""
-        if self.key is None:
-            raise ValueError(
-                f"{who} draws random numbers in training mode and needs a key: pass key=... to "
-                f"net.apply(params, x, key=key, training=True) (a jax.random key or an int seed)."
-            )
-        self._draws += 1
-        return jax.random.fold_in(self.key, self._draws)
-
-
-def current_binding() -> Binding | None:
-    """The binding of the forward pass running now, or None outside one."""
-    stack = getattr(_local, "stack", None)
-    return stack[-1] if stack else None
-
-
-@contextlib.contextmanager
-def bind(binding: Binding) -> Iterator[Binding]:
-    """Makes ``binding`` current for the duration of the ``with`` block."""
-    stack = getattr(_local, "stack", None)
-    if stack is None:
-        stack = _local.stack = []
-    stack.append(binding)
-    try:
-        yield binding
-    finally:
-        stack.pop()
 
 
 # --------------------------------------------------------------------------------------------
@@ -325,7 +207,7 @@ class Parameter:
             return
         if init is None:
             init = self.init if self.init is not None else default_init
-        self.start_init(_init.create(init), _init.as_key(key), _check_device(device))
+        self.start_init(_init.create(init), _init.as_key(key), check_device(device))
 
     def start_init(self, initializer: Callable[..., jax.Array], key: jax.Array,
                    device: jax.Device | None) -> None:
@@ -440,7 +322,7 @@ class Parameter:
         binding = current_binding()
         value = binding.value(self) if binding is not None else self.stored()
         if device is not None:
-            return jax.device_put(value, _check_device(device))
+            return jax.device_put(value, check_device(device))
         return value
 
     def set_data(self, data: Any) -> None:
@@ -501,7 +383,7 @@ class Parameter:
 
     def reset_device(self, device: jax.Device) -> None:
         """Moves the value to ``device`` (gluon's ``reset_ctx``)."""
-        self._device = _check_device(device)
+        self._device = check_device(device)
         if self._data is not None:
             self._data = jax.device_put(self._data, self._device)
 
@@ -514,256 +396,3 @@ class Parameter:
             f"Use grads = jax.grad(lambda p: loss(net.apply(p, X), y).sum())(net.params), then "
             f"trainer.step(grads, batch_size)."
         )
-
-
-# --------------------------------------------------------------------------------------------
-# Trees
-
-
-def flatten_tree(tree: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
-    """Yields ``(path, leaf)`` for a nested dict, paths as tuples of keys."""
-    if isinstance(tree, Mapping):
-        for k, v in tree.items():
-            yield from flatten_tree(v, (*path, str(k)))
-    else:
-        yield path, tree
-
-
-def nest(items: Iterable[tuple[tuple[str, ...], Any]]) -> Params:
-    """The inverse of :func:`flatten_tree`."""
-    tree: Params = {}
-    for path, value in items:
-        node = tree
-        for part in path[:-1]:
-            node = node.setdefault(part, {})
-        node[path[-1]] = value
-    return tree
-
-
-def path_str(path: tuple[str, ...]) -> str:
-    return "/".join(path) or "<root>"
-
-
-class ParameterDict(Mapping[str, Parameter]):
-    """An ordered mapping from full names (``'dense0_weight'``) to :class:`Parameter` objects.
-
-    Returned by :meth:`Block.collect_params`. Besides the mapping interface it initializes all
-    its parameters at once and converts to and from the pytree that ``Block.apply`` takes.
-
-    Args:
-        entries: pairs ``(path, parameter)``, where ``path`` is the position of the parameter in
-            the pytree, e.g. ``('dense0', 'weight')``; a parameter listed twice (shared) is kept
-            once, at its first path.
-        prefix: the name printed in the header (the owning block's name).
-
-    Examples:
-        >>> from dstraight import nn
-        >>> nn.reset_name_counters()
-        >>> net = nn.Dense(1)
-        >>> net.collect_params()
-        dense0 (
-          Parameter dense0_weight (shape=(?, 1), dtype=float32)
-          Parameter dense0_bias (shape=(1,), dtype=float32)
-        )
-    """
-
-    def __init__(self, entries: Iterable[tuple[tuple[str, ...], Parameter]] = (), prefix: str = ""):
-        self.prefix = prefix
-        self._params: dict[str, Parameter] = {}
-        self._paths: dict[str, tuple[str, ...]] = {}
-        for path, param in entries:
-            self._add(path, param)
-
-    def _add(self, path: tuple[str, ...], param: Parameter) -> None:
-        existing = self._params.get(param.name)
-        if existing is param:
-            return
-        if existing is not None:
-            raise ValueError(
-                f"Two different parameters are named '{param.name}' (at "
-                f"{path_str(self._paths[param.name])} and {path_str(path)}). Names identify "
-                f"parameters when saving and loading: give one of the blocks another name, or "
-                f"create the blocks inside the parent's name_scope()."
-            )
-        self._params[param.name] = param
-        self._paths[param.name] = path
-
-    def __getitem__(self, name: str) -> Parameter:
-        try:
-            return self._params[name]
-        except KeyError:
-            raise KeyError(
-                f"No parameter named {name!r}; the parameters are {list(self._params)}."
-            ) from None
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._params)
-
-    def __len__(self) -> int:
-        return len(self._params)
-
-    def __repr__(self) -> str:
-        lines = [f"{self.prefix} ("] + [f"  {p!r}" for p in self._params.values()] + [")"]
-        return "\n".join(lines)
-
-    def path(self, name: str) -> tuple[str, ...]:
-        """Where the parameter ``name`` sits in :meth:`tree`, e.g. ``('dense0', 'weight')``."""
-        self[name]  # a KeyError that lists the names
-        return self._paths[name]
-
-    def select(self, predicate: Callable[[Parameter], bool]) -> ParameterDict:
-        """The parameters for which ``predicate(param)`` holds, with their paths."""
-        return ParameterDict(
-            ((self._paths[n], p) for n, p in self._params.items() if predicate(p)), self.prefix
-        )
-
-    def get(self, name: str, default: Any = None, **kwargs: Any) -> Any:
-        """``self.params.get('weight', shape=...)`` as in gluon, or a plain mapping ``get``.
-
-        With keyword arguments (``shape``, ``init``, ``dtype``, ...) this is gluon's way of
-        declaring a parameter inside a block; see ``Block.params``.
-        """
-        if kwargs:
-            raise TypeError(
-                "ParameterDict.get(name, shape=...) declares parameters only on a block's own "
-                "dict: use self.params.get(...) inside a Block's __init__."
-            )
-        return self._params.get(name, default)
-
-    def setattr(self, name: str, value: Any) -> None:
-        """Sets an attribute on every parameter, e.g. ``setattr('grad_req', 'null')`` to freeze."""
-        for p in self._params.values():
-            setattr(p, name, value)
-
-    def initialize(
-        self,
-        init: InitializerLike | None = None,
-        key: Any = 0,
-        force_reinit: bool = False,
-        device: jax.Device | None = None,
-        ctx: Any = None,
-    ) -> None:
-        """Initializes every parameter (deferring those whose shape is not known yet).
-
-        Args:
-            init: initializer for parameters without their own (e.g. Dense weights, but not
-                their biases, which have ``bias_initializer='zeros'``); default
-                ``init.Uniform()``, as in gluon.
-            key: ``jax.random`` key or integer seed; each parameter gets its own subkey.
-            force_reinit: draw again parameters that were already initialized.
-            device: where the parameters live; ``None`` is JAX's default device.
-            ctx: MXNet's name for ``device``.
-
-        Examples:
-            >>> from dstraight import nn
-            >>> net = nn.Dense(2, in_units=3)
-            >>> net.collect_params().initialize("ones", key=0)
-            >>> net.weight.data().tolist()
-            [[1.0, 1.0], [1.0, 1.0], [1.0, 1.0]]
-        """
-        if ctx is not None:
-            if device is not None:
-                raise TypeError("Pass device= or MXNet's ctx=, not both.")
-            device = ctx[0] if isinstance(ctx, list | tuple) and len(ctx) == 1 else ctx
-        default = _init.create(init if init is not None else _init.Uniform())
-        key = _init.as_key(key)
-        device = _check_device(device)
-        skipped = []
-        for i, param in enumerate(self._params.values()):
-            if param.is_initialized and not force_reinit:
-                skipped.append(param.name)
-                continue
-            chosen = param.init if param.init is not None else default
-            # fold_in, unlike split(key, n), does not depend on how many parameters there are
-            # (adding a layer leaves the others' values alone)
-            param.start_init(chosen, jax.random.fold_in(key, i), device)
-        if skipped:
-            warnings.warn(
-                f"Parameters {skipped} are already initialized; ignoring them. Pass "
-                f"force_reinit=True to draw new values.",
-                stacklevel=2,
-            )
-
-    def reset_device(self, device: jax.Device) -> None:
-        """Moves every value to ``device`` (gluon's ``reset_ctx``)."""
-        for p in self._params.values():
-            p.reset_device(device)
-
-    reset_ctx = reset_device
-
-    def zero_grad(self) -> None:
-        """A no-op kept for gluon code: gradients are return values here, never stored."""
-
-    def tree(self) -> Params:
-        """Returns the values as a nested dict, the pytree ``Block.apply`` takes.
-
-        Raises:
-            DeferredInitializationError: before the first forward pass fixed the shapes.
-
-        Examples:
-            >>> from dstraight import nn
-            >>> net = nn.Dense(1, in_units=2)
-            >>> net.initialize("zeros")
-            >>> {name: value.shape for name, value in net.collect_params().tree().items()}
-            {'weight': (2, 1), 'bias': (1,)}
-        """
-        return nest((self._paths[name], p.stored()) for name, p in self._params.items())
-
-    def set_tree(self, tree: Mapping[str, Any]) -> None:
-        """Writes the values of a pytree shaped like :meth:`tree` back into the parameters.
-
-        Nothing is written unless the whole tree matches.
-
-        Raises:
-            ValueError: if the tree has missing or extra entries or a shape differs.
-        """
-        flat = dict(flatten_tree(tree))
-        expected = {path: name for name, path in self._paths.items()}
-        missing = [path_str(p) for p in expected if p not in flat]
-        extra = [path_str(p) for p in flat if p not in expected]
-        if missing or extra:
-            raise ValueError(
-                f"set_tree got a tree whose entries do not match the parameters: missing "
-                f"{missing}, unexpected {extra}. Pass a tree shaped like net.params."
-            )
-        for path, name in expected.items():
-            shape = jnp.shape(flat[path])
-            if not compatible(self._params[name].shape, shape):
-                raise ValueError(
-                    f"set_tree: parameter '{name}' has shape "
-                    f"{format_shape(self._params[name].shape)} but the tree holds shape "
-                    f"{tuple(shape)} at {path_str(path)}."
-                )
-        for path, name in expected.items():
-            self._params[name].set_data(flat[path])
-
-    # -- gluon's file methods, for a ParameterDict on its own ----------------------------------
-
-    def save(self, filename: str, strip_prefix: str = "") -> None:
-        """Saves the values by name to an ``.npz`` file (see ``Block.save_parameters``)."""
-        from .checkpoint import save_arrays
-
-        arrays = {}
-        for name, p in self._params.items():
-            if strip_prefix and not name.startswith(strip_prefix):
-                raise ValueError(
-                    f"Parameter '{name}' does not start with strip_prefix={strip_prefix!r}."
-                )
-            arrays[name[len(strip_prefix):]] = np.asarray(p.stored())
-        save_arrays(filename, arrays)
-
-    def load(self, filename: str, allow_missing: bool = False, ignore_extra: bool = False,
-             restore_prefix: str = "") -> None:
-        """Loads values saved by :meth:`save`; mismatched names or shapes raise ``ValueError``."""
-        from .checkpoint import load_arrays, match_arrays
-
-        arrays = {restore_prefix + k: v for k, v in load_arrays(filename).items()}
-        match_arrays(self, arrays, filename, allow_missing, ignore_extra)
-
-
-def match(select: str | None, names: Iterable[str]) -> list[str]:
-    """The names that ``re.match`` the regular expression ``select`` (all if None)."""
-    if select is None:
-        return list(names)
-    pattern = re.compile(select)
-    return [n for n in names if pattern.match(n)]

@@ -46,7 +46,8 @@ import numpy as np
 from . import _engine
 from . import optimizer as _optimizer
 from .checkpoint import load_arrays, save_arrays
-from .parameter import Parameter, ParameterDict, flatten_tree, path_str
+from .parameter import Parameter
+from .parameter_dict import ParameterDict, flatten_tree, path_str
 
 __all__ = ["Trainer"]
 

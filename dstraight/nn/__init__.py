@@ -18,7 +18,8 @@ Examples:
     (8, 1)
 """
 
-from ..parameter import DeferredInitializationError, Parameter, ParameterDict
+from ..parameter import DeferredInitializationError, Parameter
+from ..parameter_dict import ParameterDict
 from .basic import (
     ELU,
     GELU,

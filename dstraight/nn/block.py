@@ -30,19 +30,9 @@ import jax.numpy as jnp
 
 from .. import autograd
 from .. import init as _init
-from ..parameter import (
-    Binding,
-    Parameter,
-    ParameterDict,
-    Params,
-    bind,
-    current_binding,
-    flatten_tree,
-    match,
-    nest,
-    structure_changed,
-    structure_epoch,
-)
+from ..binding import Binding, bind, current_binding, structure_changed, structure_epoch
+from ..parameter import Parameter
+from ..parameter_dict import ParameterDict, Params, flatten_tree, match, nest
 from .functional import F
 from .naming import new_name, scope_stack
 from .structure import Structure, config_value, run, run_compiled, trace_shapes, values_from_tree

@@ -23,7 +23,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from ..parameter import current_binding
+from ..binding import current_binding
 from .block import HybridBlock
 
 __all__ = ["BatchNorm", "Dropout", "LayerNorm"]

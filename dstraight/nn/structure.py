@@ -4,7 +4,7 @@
 never by its names or values, and refers to it only weakly: equal keys mean the same computation,
 so identical networks share compiled programs and no cache keeps a network alive. :func:`run` is
 the pure function behind ``Block.apply``, ``hybridize()`` and every trainer: it binds values to
-the parameters (a :class:`~dstraight.parameter.Binding`) and runs the network's ``forward``.
+the parameters (a :class:`~dstraight.binding.Binding`) and runs the network's ``forward``.
 """
 
 from __future__ import annotations
@@ -15,15 +15,8 @@ from typing import Any
 
 import jax
 
-from ..parameter import (
-    Binding,
-    ParameterDict,
-    Params,
-    bind,
-    flatten_tree,
-    nest,
-    path_str,
-)
+from ..binding import Binding, bind
+from ..parameter_dict import ParameterDict, Params, flatten_tree, nest, path_str
 
 __all__ = ["Structure", "StructureKey", "config_value", "run", "run_compiled", "trace_shapes",
            "values_from_tree"]
