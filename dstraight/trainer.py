@@ -233,7 +233,8 @@ class Trainer:
         except ValueError:
             return ""
 
-    def step(self, grads: Any, batch_size: int, ignore_stale_grad: bool = False) -> None:
+    def step(self, grads: Any, batch_size: int | None = None,
+             ignore_stale_grad: bool = False) -> None:
         """Applies one update from gradients of the *summed* loss of a batch.
 
         The gradients are divided by ``batch_size`` (gluon's contract) and handed to the
@@ -264,6 +265,13 @@ class Trainer:
             >>> net.params["weight"].tolist(), net.params["bias"].tolist()
             ([[-1.0]], [-0.25])
         """
+        if batch_size is None and isinstance(grads, int | float | np.integer | np.floating):
+            raise TypeError(
+                f"trainer.step({grads!r}) is MXNet's form, which applies gradients that "
+                f"loss.backward() stored in the parameters. JAX returns gradients instead: "
+                f"grads = jax.grad(lambda p: loss_fn(net.apply(p, X), y).sum())(net.params), "
+                f"then trainer.step(grads, batch_size)."
+            )
         if isinstance(batch_size, bool) or not (
             isinstance(batch_size, int | float | np.integer | np.floating)
             and math.isfinite(batch_size) and batch_size > 0

@@ -273,3 +273,19 @@ def test_score_counts_every_example_once():
     assert metric.evaluate(net, data.DataLoader(data.ArrayDataset(X, y), 5, shuffle=True,
                                                 last_batch="discard"), "acc") == \
         pytest.approx(expected)
+
+
+def test_mxnet_style_calls_name_the_dstraight_way():
+    net = _mlp()
+    trainer = Trainer(net, "sgd")
+    with pytest.raises(TypeError, match=r"trainer\.step\(64\) is MXNet's form.*jax\.grad"):
+        trainer.step(64)
+    with pytest.raises(TypeError, match=r"trainer\.update\(batch_size\).*trainer\.step\(grads"):
+        trainer.update(64)
+    with pytest.raises(AttributeError, match=r"stores no gradient.*jax\.grad"):
+        net[0].weight.grad()
+    with pytest.raises(NotImplementedError, match=r"no backward\(\) in JAX.*jax\.grad"):
+        dstraight.autograd.backward()
+    net.collect_params().zero_grad()  # a no-op kept for gluon loops
+    net.collect_params().initialize(ctx=dstraight.cpu(), force_reinit=True)  # MXNet's ctx=
+    assert net[0].weight.device == dstraight.cpu()
