@@ -2,7 +2,9 @@
 
 Each case trains a warm-up epoch (which includes compilation), then at least five timed epochs; the
 table reports the median epoch, samples per second, and ratios to the hand-written JAX reference (c)
-and to PyTorch (d) measured in the same run. Results go to ``bench/results/<machine>.json``.
+and to PyTorch (d) measured in the same run. Then LeNet-5 on Fashion-MNIST (``bench/lenet.py``):
+the convolution lowerings against PyTorch, timed in turns. Results go to
+``bench/results/<machine>.json``.
 Nothing here is asserted: the test suite never times anything.
 """
 
@@ -24,6 +26,8 @@ import jax
 import numpy as np
 
 from bench.cases import CASES, Problem, torch_available
+from bench.lenet import LENET_CASES, lenet_problem, time_interleaved
+from dstraight.ops import resolve_impl
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -108,15 +112,38 @@ def time_loading() -> dict:
     return {"first_s": first, "cached_s": statistics.median(cached)}
 
 
+def run_lenet(names: list[str], X: np.ndarray, y: np.ndarray, device, epochs: int) -> dict:
+    """The LeNet-5 cases, timed in turns (A B C A B C ...) so that outside load hits all alike."""
+    problem = lenet_problem(X, y)
+    print(f"\n{problem.name} ({problem.steps_per_epoch} steps/epoch, cases timed in turns)")
+    rows = time_interleaved({n: LENET_CASES[n] for n in names}, problem, device, epochs)
+    lax_row, torch_row = rows.get("lenet_lax"), rows.get("lenet_torch")
+    print(f"{'case':<14}{'median':>9}{'min':>9}{'samples/s':>11}{'compile':>9}{'loss':>8}"
+          f"{'vs lax':>9}{'vs torch':>10}")
+    for name, row in rows.items():
+        row["speedup_over_lax"] = lax_row["epoch_s"] / row["epoch_s"] if lax_row else None
+        row["speedup_over_torch"] = torch_row["epoch_s"] / row["epoch_s"] if torch_row else None
+        vs_lax = f"{row['speedup_over_lax']:>8.2f}x" if lax_row else f"{'-':>9}"
+        vs_torch = f"{row['speedup_over_torch']:>9.2f}x" if torch_row else f"{'-':>10}"
+        print(f"{name:<14}{row['epoch_s']:>8.2f}s{row['min_epoch_s']:>8.2f}s"
+              f"{row['samples_per_s']:>11.0f}{row['compile_s']:>8.1f}s{row['losses'][-1]:>8.3f}"
+              f"{vs_lax}{vs_torch}")
+    return {"problem": problem.name, "batch_size": problem.batch_size,
+            "steps_per_epoch": problem.steps_per_epoch, "conv_impl": resolve_impl("auto"),
+            "pool_impl": resolve_impl("auto", op="pool"), "cases": rows}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=5, help="timed epochs per case (>= 5)")
     parser.add_argument("--out", type=Path, help="results file (default bench/results/<machine>)")
     parser.add_argument("--cases", default=",".join(CASES), help="comma-separated subset")
+    parser.add_argument("--lenet-cases", default=",".join(LENET_CASES),
+                        help="comma-separated subset of the LeNet cases ('' skips them)")
     args = parser.parse_args()
 
     device = jax.devices()[0]
-    names = [c for c in args.cases.split(",") if c != "torch" or torch_available()]
+    names = [c for c in args.cases.split(",") if c and (c != "torch" or torch_available())]
     skipped = [] if torch_available() else ["torch (not installed: pip install torch)"]
 
     X, y = load_fashion_mnist()
@@ -136,7 +163,7 @@ def main() -> None:
         "skipped": skipped,
         "results": [],
     }
-    for problem in problems:
+    for problem in problems if names else []:
         print(f"\n{problem.name} ({problem.steps_per_epoch} steps/epoch)")
         rows = {}
         for name in names:
@@ -153,6 +180,11 @@ def main() -> None:
                   f"{row['compile_s']:>9.2f}s{row['ratio_to_reference']:>8.2f}x{vs_torch}")
         report["results"].append({"problem": problem.name, "batch_size": problem.batch_size,
                                   "steps_per_epoch": problem.steps_per_epoch, "cases": rows})
+    lenet_names = [c for c in args.lenet_cases.split(",") if c]
+    if not torch_available():
+        lenet_names = [c for c in lenet_names if c != "lenet_torch"]
+    if lenet_names:
+        report["lenet"] = run_lenet(lenet_names, X, y, device, max(args.epochs, 5))
     report["loading"] = time_loading()
     print(f"\nFashion-MNIST train split into arrays: first {report['loading']['first_s']:.3f} s, "
           f"cached {report['loading']['cached_s']:.3f} s")
