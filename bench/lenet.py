@@ -8,6 +8,8 @@ same weights (PyTorch's default uniform(+-1/sqrt(fan_in)) drawn once with NumPy)
 - ``lenet_lax``: hand-written JAX, the epoch one ``lax.scan``, ``lax.conv_general_dilated`` and
   ``lax.reduce_window`` (what a JAX user writes first; the slow baseline on CPU).
 - ``lenet_ops``: the same scan with ``dstraight.ops.conv2d`` / ``max_pool2d`` (``impl="auto"``).
+- ``lenet_gluon``: the book's way, ``nn.Conv2D``/``nn.MaxPool2D``/``nn.Dense`` in a
+  ``Sequential``, ``DataLoader`` and ``Trainer.fit_epoch`` (the compiled epoch of the engine).
 - ``lenet_torch``: idiomatic PyTorch eager, ``torch.nn`` layers over index slices of tensors
   already in memory, ``torch.optim.SGD``, default threads.
 
@@ -133,6 +135,27 @@ def make_ops(problem: LeNetProblem, device: jax.Device) -> EpochFn:
     return make_scan_epoch(problem, device, _ops_conv, ops.max_pool2d)
 
 
+def make_gluon(problem: LeNetProblem, device: jax.Device) -> EpochFn:
+    """(iv) dstraight's blocks, ``DataLoader`` and ``Trainer.fit_epoch``."""
+    from dstraight import Trainer, data, loss, nn
+
+    net = nn.Sequential()
+    net.add(nn.Conv2D(6, 5, padding=2, activation="relu"), nn.MaxPool2D(2),
+            nn.Conv2D(16, 5, activation="relu"), nn.MaxPool2D(2), nn.Flatten(),
+            nn.Dense(120, activation="relu"), nn.Dense(84, activation="relu"), nn.Dense(10))
+    net.initialize(device=device)
+    net(problem.X[:2])
+    layers = [b for b in net if isinstance(b, nn.Conv2D | nn.Dense)]
+    for layer, name in zip(layers, problem.params, strict=True):  # the shared initial weights
+        layer.weight.set_data(problem.params[name]["w"])
+        layer.bias.set_data(problem.params[name]["b"])
+    loader = data.DataLoader(data.ArrayDataset(problem.X, problem.y), problem.batch_size,
+                             shuffle=True, last_batch="discard", seed=1, device=device)
+    trainer = Trainer(net, "sgd", {"learning_rate": problem.lr})
+    loss_fn = loss.SoftmaxCrossEntropyLoss()
+    return lambda: float(trainer.fit_epoch(net, loss_fn, loader))
+
+
 def torch_lenet(problem: LeNetProblem):
     """The same network as a ``torch.nn.Sequential`` (NCHW) holding the problem's weights."""
     import torch
@@ -189,6 +212,7 @@ def make_torch(problem: LeNetProblem, device: jax.Device) -> EpochFn:
 LENET_CASES: dict[str, Callable[[LeNetProblem, jax.Device], EpochFn]] = {
     "lenet_lax": make_lax,
     "lenet_ops": make_ops,
+    "lenet_gluon": make_gluon,
     "lenet_torch": make_torch,
 }
 
