@@ -28,9 +28,10 @@ import nbformat
 import pytest
 
 yaml = pytest.importorskip("yaml", reason="PyYAML comes with the book extra (jupyter-book)")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+from book_assets import HTML_DIR, OUTPUT, stale_assets  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-HTML_DIR = ROOT / "_build" / "html"
 BUILD_TIMEOUT_S = 900
 # The repository url of _config.yml; the launch and repository buttons must point there.
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
@@ -95,7 +96,7 @@ def stale_pages() -> list[str]:
     return stale
 
 
-def build_book() -> None:
+def build_book(everything: bool = False) -> None:
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
     if not jupyter_book.exists():
         pytest.fail(
@@ -104,7 +105,9 @@ def build_book() -> None:
         )
     start = time.perf_counter()
     proc = subprocess.run(
-        [str(jupyter_book), "build", "--warningiserror", "--keep-going", "."],
+        [str(jupyter_book), "build", "--warningiserror", "--keep-going", "."]
+        + (["--all"] if everything else [])
+        + (["--path-output", str(OUTPUT)] if OUTPUT != ROOT else []),
         cwd=ROOT,
         env=dict(os.environ, JAX_PLATFORMS="cpu"),
         capture_output=True,
@@ -120,14 +123,15 @@ def build_book() -> None:
 
 def ensure_book_built() -> Path:
     """Builds the book unless every page is newer than its sources; returns the HTML folder."""
-    if (HTML_DIR / "index.html").exists() and not stale_pages():
+    if (HTML_DIR / "index.html").exists() and not stale_pages() and not stale_assets():
         return HTML_DIR
-    build_book()
+    build_book(everything=bool(stale_assets()))
     if stale_pages():
         # A source edited while Sphinx was building: one incremental build more picks it up.
         build_book()
-    if stale := stale_pages():
-        pytest.fail(f"the book was built but these pages are older than their sources: {stale}")
+    if stale := stale_pages() + stale_assets():
+        pytest.fail(f"the book was built but these pages or files are older than their sources: "
+                    f"{stale}")
     return HTML_DIR
 
 
