@@ -10,7 +10,7 @@ Usage:
     python tools/lock.py write VENV    print the lock of the virtual environment VENV (make lock)
     python tools/lock.py python        print the Python version (major.minor) the lock was made with
     python tools/lock.py check         warn on stderr when this Python differs from the lock's
-    python tools/lock.py diff VENV     list how VENV's versions differ from the lock (make test-latest)
+    python tools/lock.py diff VENV     how VENV's versions differ from the lock (make test-latest)
 """
 
 from __future__ import annotations
