@@ -12,7 +12,7 @@ LATEST := _build/venv-latest
 export PYTHONUNBUFFERED := 1
 
 .PHONY: help venv data lint unit notebooks book test execute lab bench check-site lock \
-        test-latest mathjax clean
+        test-latest check-fresh mathjax clean
 
 help:
 	@echo "make book      build the HTML book from the notebooks' stored outputs into _build/html"
@@ -25,6 +25,7 @@ help:
 	@echo "make data      make sure Fashion-MNIST is where dstraight.data finds it"
 	@echo "make lock      refresh constraints.txt from the newest releases (then make execute)"
 	@echo "make test-latest  the whole suite against the newest releases, without the lock"
+	@echo "make check-fresh  each notebook alone in a fresh venv with only pip, as on Colab (NB=...)"
 	@echo "make mathjax   refresh the vendored MathJax in book/_static from npm (package.json)"
 
 $(STAMP): pyproject.toml $(LOCK)
@@ -108,6 +109,11 @@ test-latest: data
 	$(LATEST)/bin/python tools/lock.py diff $(LATEST)
 	$(LATEST)/bin/ruff check .
 	BOOK_OUTPUT=_build/latest $(LATEST)/bin/python -m pytest
+
+# Every notebook (or NB=...) copied alone into an empty folder and run by a fresh virtual
+# environment that has only pip: its first cell must install everything (from this checkout).
+check-fresh: $(STAMP)
+	$(BIN)/python tools/run_fresh.py $(NB)
 
 mathjax:
 	$(BIN)/python tools/vendor_mathjax.py

@@ -25,7 +25,7 @@ CONFIG = ROOT / "_config.yml"
 # (optionally .git, or followed by a path), and the Colab and Binder launch forms.
 ADDRESS = re.compile(
     r"(?:github\.com|colab\.research\.google\.com/github|mybinder\.org/v2/gh)"
-    r"/(?P<owner>[A-Za-z0-9_.-]+)/(?P<name>[A-Za-z0-9_.-]+?)(?:\.git)?(?=[/\s\"'`)#>\]]|$)"
+    r"/(?P<owner>[A-Za-z0-9_.-]+)/(?P<name>[A-Za-z0-9_.-]+?)(?:\.git)?(?=[/\s\"'`)#>\]\\]|$)"
 )
 # `cd NAME` right after a clone: the folder git creates is the repository's name.
 CD = re.compile(r"^cd (?P<name>[A-Za-z0-9_.-]+)\s*$", re.MULTILINE)
