@@ -8,7 +8,10 @@ Checked: every page of the table of contents exists and has content; every noteb
 stored figures as images that exist and its printed results (every stdout line and plain-text
 result of the visible cells); hidden assertion cells and stderr stay hidden; every local link and
 anchor in the whole site resolves; the launch, download, repository and issue buttons, search and
-math are present.
+math are present. And what issue 17 found broken: no stray ``$`` or raw TeX left in the text,
+figures with numbered captions and real alt text, a launch (rocket) button on every notebook page,
+nothing loaded from the network (MathJax is the site's own), and a titled landing page with an
+icon. ``BOOK_OUTPUT`` builds and checks the site elsewhere (``make test-latest`` does).
 """
 
 from __future__ import annotations
