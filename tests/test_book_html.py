@@ -8,7 +8,10 @@ Checked: every page of the table of contents exists and has content; every noteb
 stored figures as images that exist and its printed results (every stdout line and plain-text
 result of the visible cells); hidden assertion cells and stderr stay hidden; every local link and
 anchor in the whole site resolves; the launch, download, repository and issue buttons, search and
-math are present.
+math are present. And what issue 17 found broken: no stray ``$`` or raw TeX left in the text,
+figures with numbered captions and real alt text, a launch (rocket) button on every notebook page,
+nothing loaded from the network (MathJax is the site's own), and a titled landing page with an
+icon. ``BOOK_OUTPUT`` builds and checks the site elsewhere (``make test-latest`` does).
 """
 
 from __future__ import annotations
@@ -28,9 +31,10 @@ import nbformat
 import pytest
 
 yaml = pytest.importorskip("yaml", reason="PyYAML comes with the book extra (jupyter-book)")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+from book_assets import HTML_DIR, OUTPUT, stale_assets  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-HTML_DIR = ROOT / "_build" / "html"
 BUILD_TIMEOUT_S = 900
 # The repository url of _config.yml; the launch and repository buttons must point there.
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
@@ -95,7 +99,7 @@ def stale_pages() -> list[str]:
     return stale
 
 
-def build_book() -> None:
+def build_book(everything: bool = False) -> None:
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
     if not jupyter_book.exists():
         pytest.fail(
@@ -104,7 +108,9 @@ def build_book() -> None:
         )
     start = time.perf_counter()
     proc = subprocess.run(
-        [str(jupyter_book), "build", "--warningiserror", "--keep-going", "."],
+        [str(jupyter_book), "build", "--warningiserror", "--keep-going", "."]
+        + (["--all"] if everything else [])
+        + (["--path-output", str(OUTPUT)] if OUTPUT != ROOT else []),
         cwd=ROOT,
         env=dict(os.environ, JAX_PLATFORMS="cpu"),
         capture_output=True,
@@ -120,14 +126,16 @@ def build_book() -> None:
 
 def ensure_book_built() -> Path:
     """Builds the book unless every page is newer than its sources; returns the HTML folder."""
-    if (HTML_DIR / "index.html").exists() and not stale_pages():
+    if (HTML_DIR / "index.html").exists() and not stale_pages() and not stale_assets():
         return HTML_DIR
-    build_book()
+    build_book(everything=bool(stale_assets()))
     if stale_pages():
-        # A source edited while Sphinx was building: one incremental build more picks it up.
-        build_book()
-    if stale := stale_pages():
-        pytest.fail(f"the book was built but these pages are older than their sources: {stale}")
+        # A source edited while Sphinx was building, or a change Sphinx does not see (a comment
+        # in _config.yml leaves its configuration equal, so it rewrites no page): build it all.
+        build_book(everything=True)
+    if stale := stale_pages() + stale_assets():
+        pytest.fail(f"the book was built but these pages or files are older than their sources: "
+                    f"{stale}")
     return HTML_DIR
 
 
@@ -377,3 +385,130 @@ def test_api_page_documents_its_module(html_dir, module):
     assert f"module-dstraight.{module}" in ids, f"{page.name}: automodule did not run"
     documented = [i for i in ids if i.startswith(f"dstraight.{module}.")]
     assert documented, f"{page.name}: no documented members of dstraight.{module}"
+
+
+# --------------------------------------------------------------------------------------------
+# What readers see on a phone, offline, and in the text (issue 17)
+
+
+class ProseParser(HTMLParser):
+    """The article's text outside code, typeset maths, scripts and cell outputs."""
+
+    SKIP_TAGS = {"pre", "code", "script", "style"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.text: list[str] = []
+        self._stack: list[bool] = []  # per open element: does it start a skipped region?
+        self._article = 0
+        self._skipping = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("br", "img", "meta", "link", "input", "hr", "source", "wbr"):
+            return
+        classes = (dict(attrs).get("class") or "").split()
+        if tag == "article" and "bd-article" in classes:
+            self._article += 1
+        skip = tag in self.SKIP_TAGS or "math" in classes or "cell_output" in classes
+        self._stack.append(skip)
+        self._skipping += skip
+
+    def handle_endtag(self, tag):
+        if self._stack:
+            self._skipping -= self._stack.pop()
+
+    def handle_data(self, data):
+        if self._article and not self._skipping:
+            self.text.append(data)
+
+
+def prose(page: Path) -> str:
+    parser = ProseParser()
+    parser.feed(page.read_text(encoding="utf-8"))
+    return "".join(parser.text)
+
+
+@pytest.mark.parametrize("doc", toc_files())
+def test_no_stray_dollar_or_raw_tex_in_the_text(html_dir, doc):
+    # MyST turns $...$ and $$...$$ into math elements; whatever it misreads stays as text: a
+    # lone "$", or TeX such as \mathbf outside any formula.
+    text = prose(html_dir / f"{doc}.html")
+    stray = [text[max(0, m.start() - 40):m.end() + 40].replace("\n", " ")
+             for m in re.finditer(r"\$|\\[a-zA-Z]+\{|\\\(|\\\[", text)]
+    assert not stray, f"{doc}: text that should have been maths: {stray[:3]}"
+
+
+def test_the_prose_check_sees_a_misread_formula(tmp_path):
+    page = tmp_path / "page.html"
+    page.write_text('<article class="bd-article"><p>per class, $ Stacking <span class="math">'
+                    r"\(x\)</span> <code>$HOME</code> \mathbf{b}$ broadcast</p></article>")
+    assert prose(page) == r"per class, $ Stacking   \mathbf{b}$ broadcast"
+
+
+FIGURE = re.compile(r"<figure[^>]*>(.*?)</figure>", re.S)
+IMG_ALT = re.compile(r'<img alt="([^"]*)" src="[^"]*_images/')
+
+
+@pytest.mark.parametrize("doc", notebook_docs())
+def test_figures_have_numbered_captions_and_alt_text(html_dir, doc):
+    source = (html_dir / f"{doc}.html").read_text(encoding="utf-8")
+    figures = FIGURE.findall(source)
+    alts = IMG_ALT.findall(source)
+    assert alts, f"{doc}: no figure images found"
+    for alt in alts:
+        # The default alt text is the image file's name, a content hash.
+        assert len(alt) > 20 and not re.fullmatch(r"[0-9a-f]{16,}(\.png)?", alt), (doc, alt)
+    captioned = [f for f in figures if "_images/" in f]
+    assert len(captioned) == len(alts), f"{doc}: {len(alts) - len(captioned)} figures uncaptioned"
+    for fig in captioned:
+        assert re.search(r'<span class="caption-number">Fig\. [\d.]+ </span>', fig), fig[-400:]
+
+
+@pytest.mark.parametrize("doc", notebook_docs())
+def test_every_notebook_page_has_the_launch_buttons(html_dir, doc):
+    source = (html_dir / f"{doc}.html").read_text(encoding="utf-8")
+    assert 'class="fas fa-rocket"' in source, f"{doc}: no launch (rocket) button"
+    links = parse(html_dir / f"{doc}.html").links
+    assert any(h.startswith("https://colab.research.google.com/github/") and
+               h.endswith(f"{doc}.ipynb") for h in links), f"{doc}: no Colab button"
+    assert any(h.startswith("https://mybinder.org/v2/gh/") and f"{doc}.ipynb" in unquote(h)
+               for h in links), f"{doc}: no Binder button"
+
+
+def test_the_site_loads_nothing_from_the_network(html_dir):
+    pages = sorted(p for p in html_dir.rglob("*.html") if "_static" not in p.parts)
+    remote = []
+    for page in pages:
+        source = page.read_text(encoding="utf-8")
+        remote += [f"{page.relative_to(html_dir)}: {m}" for m in re.findall(
+            r'<(?:script|img|iframe)[^>]*\ssrc="(?:https?:)?//[^"]*"'
+            r'|<link[^>]*rel="(?:stylesheet|preload|icon)"[^>]*href="(?:https?:)?//[^"]*"',
+            source)]
+    assert not remote, f"resources fetched from the network: {remote[:5]}"
+    page = html_dir / "notebooks/chapter01_crashcourse/autograd.html"
+    (script,) = re.findall(r'<script[^>]*src="([^"]*mathjax[^"]*)"', page.read_text())
+    mathjax = (page.parent / urlsplit(script).path).resolve()
+    assert mathjax == (html_dir / "_static/mathjax/tex-chtml-full.js").resolve(), script
+    assert mathjax.stat().st_size > 500_000
+    fonts = list((html_dir / "_static/mathjax/output/chtml/fonts/woff-v2").glob("*.woff"))
+    assert len(fonts) >= 20, "MathJax's fonts are not in the built site"
+
+
+def test_the_vendored_mathjax_is_the_version_package_json_names():
+    import json
+
+    wanted = json.loads((ROOT / "package.json").read_text())["devDependencies"]["mathjax"]
+    vendored = (ROOT / "book/_static/mathjax/VERSION").read_text()
+    assert vendored.startswith(f"mathjax {wanted} ")
+    assert CONFIG["sphinx"]["config"]["mathjax_path"] == "mathjax/tex-chtml-full.js"
+    script = (ROOT / "book/_static/mathjax/tex-chtml-full.js").read_text()
+    assert f'VERSION="{wanted}"' in script, "the vendored script is another MathJax version"
+
+
+def test_the_landing_page_is_titled_with_an_icon(html_dir):
+    source = (html_dir / "index.html").read_text(encoding="utf-8")
+    assert "<title>The Straight Dope, JAX edition</title>" in source
+    assert '<link rel="icon" href="_static/favicon.svg"' in source
+    assert (html_dir / "_static/favicon.svg").is_file()
+    assert 'href="book/intro.html"' in source and 'url=book/intro.html' in source
+    assert (html_dir / "favicon.ico").read_bytes()[:4] == b"\x00\x00\x01\x00"

@@ -181,3 +181,19 @@ def test_execute_keeps_stored_timings_but_writes_real_changes(tmp_path):
     subprocess.run(script, check=True, capture_output=True, timeout=300)
     result = nbformat.read(path, as_version=4).cells[-1].outputs[0]["data"]["text/plain"]
     assert result == "Array([0., 3., 6., 9.], dtype=float32)"
+
+
+def test_execute_writes_an_output_whose_unit_changed(tmp_path):
+    # The sanitizer masks "0.005 s" and "5 ms" alike, but a print that changed its unit (or any
+    # word) is a real change: only differences in digits alone keep the stored output.
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print('took 5 ms')")])
+    path = tmp_path / "unit.ipynb"
+    nbformat.write(nb, path)
+    script = [sys.executable, str(ROOT / "tools" / "execute_notebooks.py"), str(path)]
+    subprocess.run(script, check=True, capture_output=True, timeout=300)
+    for stored, expected in [("took 0.005 s\n", "took 5 ms\n"), ("took 7 ms\n", "took 7 ms\n")]:
+        executed = nbformat.read(path, as_version=4)
+        executed.cells[0].outputs[0]["text"] = stored
+        nbformat.write(executed, path)
+        subprocess.run(script, check=True, capture_output=True, timeout=300)
+        assert nbformat.read(path, as_version=4).cells[0].outputs[0]["text"] == expected

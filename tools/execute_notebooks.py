@@ -6,7 +6,8 @@ Each notebook runs top to bottom in a fresh ``python3`` kernel from this environ
 the CPU, from the notebook's own folder. Nothing that changes from run to run is written: no
 per-cell timestamps, no kernel or widget state. Measured timings do change from run to run; where a
 cell's new output differs from the stored one only in what nbval's sanitizer masks (timings, rates,
-memory addresses: tests/nbval_sanitize.cfg), the stored output of the earlier execution is kept.
+memory addresses: tests/nbval_sanitize.cfg) and only in their digits, the stored output of the
+earlier execution is kept.
 So an unchanged notebook re-executes to a byte-identical file and ``git diff`` stays empty, while
 any real change of output is written.
 """
@@ -55,6 +56,11 @@ def comparable(outputs: list, rules: list[tuple[re.Pattern, str]]) -> str:
     return "\x00".join(parts)
 
 
+# Outputs are kept only when they differ in numbers alone: a changed unit or wording (a print
+# switched from "0.53 s" to "530 ms") is a real change even though the sanitizer masks both.
+DIGITS = [(re.compile(r"0x[0-9a-fA-F]+|\d+(\.\d+)?"), "N")]
+
+
 def keep_equivalent_outputs(new: nbformat.NotebookNode, old: nbformat.NotebookNode) -> int:
     """Keep a cell's stored outputs where the fresh ones differ only in masked values."""
     rules = load_sanitizer()
@@ -64,9 +70,9 @@ def keep_equivalent_outputs(new: nbformat.NotebookNode, old: nbformat.NotebookNo
     for fresh, stored in zip(new.cells, old.cells, strict=True):
         if fresh.cell_type != "code" or fresh.source != stored.source:
             continue
-        if fresh.outputs != stored.outputs and comparable(fresh.outputs, rules) == comparable(
-            stored.outputs, rules
-        ):
+        if (fresh.outputs != stored.outputs
+                and comparable(fresh.outputs, rules) == comparable(stored.outputs, rules)
+                and comparable(fresh.outputs, DIGITS) == comparable(stored.outputs, DIGITS)):
             fresh.outputs = stored.outputs
             kept += 1
     return kept
