@@ -148,6 +148,15 @@ def traceable(metric: Any, label_spec: Any, pred_spec: Any) -> bool:
     """Whether ``metric.stats`` works on traced values (a ``feval`` of NumPy code may not)."""
     if not getattr(metric, "jittable", True):
         return False
+    key = (P.metric_key(metric), label_spec, pred_spec)
+    if key not in _traceable:
+        if len(_traceable) > 512:
+            _traceable.clear()
+        _traceable[key] = _traces_ok(metric, label_spec, pred_spec)
+    return _traceable[key]
+
+
+def _traces_ok(metric: Any, label_spec: Any, pred_spec: Any) -> bool:
     try:
         jax.eval_shape(metric.stats, label_spec, pred_spec)
     except Exception:  # anything that fails on tracers means "update eagerly"
@@ -156,6 +165,8 @@ def traceable(metric: Any, label_spec: Any, pred_spec: Any) -> bool:
 
 
 def spec_of(x: Any) -> jax.ShapeDtypeStruct:
+    if isinstance(x, jax.ShapeDtypeStruct):
+        return x
     return jax.ShapeDtypeStruct(tuple(np.shape(x)), getattr(x, "dtype", np.asarray(x).dtype))
 
 
@@ -191,10 +202,19 @@ _labels_checked: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def ensure_shapes(net: Block, inputs: tuple) -> None:
-    """Runs the shell once on ``inputs`` if deferred shapes are still unknown."""
+    """Runs the shell once on ``inputs`` if deferred shapes are still unknown.
+
+    ``inputs`` may be a function returning them, called only then.
+    """
     structure = net.structure()
     if not all(p.has_value for p in structure.params + structure.states):
-        net(*inputs)
+        net(*(inputs() if callable(inputs) else inputs))
+
+
+def sample_specs(arrays: tuple, batch_size: int) -> tuple:
+    """The shapes of one batch of ``arrays``, without slicing them (which costs a dispatch)."""
+    return tuple(jax.ShapeDtypeStruct((min(batch_size, a.shape[0]), *a.shape[1:]), a.dtype)
+                 for a in arrays)
 
 
 def check_labels_once(loss_fn: Any, data: Any, label: Any, num_outputs: int) -> None:
@@ -221,7 +241,22 @@ def _weakable(obj: Any) -> bool:
     return True
 
 
+# Output shapes by (structure, input shapes): tracing the network for them costs milliseconds,
+# as much as a whole small epoch, so each is computed once. Keys hold no network.
+_out_specs: dict = {}
+_traceable: dict = {}
+
+
 def _out_spec(spec: Any, net: Block, inputs: tuple) -> Any:
+    key = (spec.net, tuple((tuple(x.shape), str(x.dtype)) for x in inputs))
+    if key not in _out_specs:
+        if len(_out_specs) > 512:
+            _out_specs.clear()
+        _out_specs[key] = _trace_out_spec(spec, net, inputs)
+    return _out_specs[key]
+
+
+def _trace_out_spec(spec: Any, net: Block, inputs: tuple) -> Any:
     structure = net.structure()
     values = tuple(p.stored() for p in structure.params)
     states = tuple(p.stored() for p in structure.states)
@@ -277,12 +312,12 @@ def _train_device_epoch(net, loss_fn, data, opt, metrics, points, on_point) -> E
     total = int(full.shape[0]) + (1 if rest.shape[0] else 0)
     if total == 0:
         raise ValueError("The loader yielded no batch in this epoch; it holds no data.")
-    sample = tuple(a[: data.batch_size] for a in arrays)
-    ensure_shapes(net, sample[:n_data])
+    ensure_shapes(net, lambda: tuple(a[: data.batch_size] for a in arrays[:n_data]))
+    sample = sample_specs(arrays, data.batch_size)
     spec0 = P.make_spec(net, loss_fn, (), opt.tx, opt.tx_key, opt.params)
     pred_spec = _out_spec(spec0, net, sample[:n_data])
     check_labels_once(loss_fn, data, arrays[n_data], pred_spec.shape[-1])
-    label_spec = spec_of(sample[n_data])
+    label_spec = sample[n_data]
     eager = [m for m in metrics if not traceable(m, label_spec, pred_spec)]
     if eager:  # a feval that needs NumPy values: batch by batch, updated on the host
         return _train_iterated(net, loss_fn, data, opt, metrics, None, rows=(full, rest))
@@ -466,7 +501,8 @@ def _score(net: Block, metrics: Sequence[Any], inputs: tuple, y: Any, scan: Any 
             out, _ = P.run_compiled(net.structure().key, values, states, inputs, None, False)
             label = y
         else:
-            out, label = predict_arrays(net, scan[0][: scan[1]], y.shape[0]), scan[0][scan[1]]
+            out = predict_arrays(net, scan[0][: scan[1]], y.shape[0])
+            label = scan[0][scan[1]]
         for m in eager:
             m.update([label], [out])
 
@@ -476,7 +512,8 @@ def evaluate(net: Block, data: Any, metrics: Sequence[Any]) -> None:
     if isinstance(data, DeviceLoader):
         arrays, n_data = device_arrays(data, need_label=True)
         rows, tail = order_rows(int(arrays[0].shape[0]), data.batch_size)
-        sample = tuple(a[: data.batch_size] for a in arrays)
+        ensure_shapes(net, lambda: tuple(a[: data.batch_size] for a in arrays[:n_data]))
+        sample = sample_specs(arrays, data.batch_size)
         _score(net, metrics, sample[:n_data], sample[n_data], (arrays, n_data, rows, tail))
         return
     seen = False
@@ -497,7 +534,7 @@ def evaluate(net: Block, data: Any, metrics: Sequence[Any]) -> None:
 
 def predict_arrays(net: Block, arrays: tuple, batch_size: int) -> Any:
     """The outputs for device arrays of inputs, every example once, in order, batched."""
-    ensure_shapes(net, tuple(a[:batch_size] for a in arrays))
+    ensure_shapes(net, lambda: tuple(a[:batch_size] for a in arrays))
     spec = P.make_spec(net)
     values, states = _stored(net)
     rows, tail = order_rows(int(arrays[0].shape[0]), batch_size)

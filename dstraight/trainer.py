@@ -402,7 +402,7 @@ class Trainer:
         _check_net_and_loss(net, loss_fn)
         if _engine.is_device_loader(loader):
             arrays = tuple(loader.data_arrays)
-            _engine.ensure_shapes(net, tuple(a[: loader.batch_size] for a in arrays))
+            _engine.ensure_shapes(net, lambda: tuple(a[: loader.batch_size] for a in arrays))
         self._ready_if_possible()
         result = _engine.train_epoch(net, loss_fn, loader, self._run, metrics, points, on_point,
                                      on_batch)
