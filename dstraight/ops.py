@@ -102,7 +102,13 @@ def resolve_impl(impl: str = "auto", op: str = "conv", backend: str | None = Non
 
 
 def _pair(value: IntOrPair, name: str, minimum: int) -> tuple[int, int]:
-    pair = (value, value) if isinstance(value, int | np.integer) else tuple(value)
+    if isinstance(value, int | np.integer):
+        pair = (value, value)
+    else:
+        try:
+            pair = tuple(value)
+        except TypeError:
+            pair = ()
     if len(pair) != 2 or not all(isinstance(v, int | np.integer) and not isinstance(v, bool)
                                  for v in pair):
         raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}.")
@@ -191,11 +197,11 @@ def _conv_patches(x, w, cfg: _Conv):
 def _tap_product(s, wt, groups: int):
     """One tap's contribution: window ``s`` (N, Ho, Wo, C) times ``wt`` (C/groups, O)."""
     cg, o = wt.shape
-    if cg == 1:  # an elementwise product, which XLA fuses across all taps
+    if groups == 1:  # with C == 1, XLA makes this an elementwise product fused across the taps
+        return s @ wt
+    if cg == 1:  # depthwise: the same elementwise product, one per group
         s = s.reshape(*s.shape[:3], groups, 1)
         return (s * wt.reshape(groups, o // groups)).reshape(*s.shape[:3], o)
-    if groups == 1:
-        return s @ wt
     s = s.reshape(*s.shape[:3], groups, cg)
     y = jnp.einsum("nhwgc,cgo->nhwgo", s, wt.reshape(cg, groups, o // groups))
     return y.reshape(*y.shape[:3], o)
@@ -211,9 +217,14 @@ def _weight_grad_taps(x, dy, w_shape, cfg: _Conv):
     """d(loss)/d(weight) as one (M x C/g)^T (M x O/g) product per tap, M = N*Ho*Wo."""
     kh, kw, cg, o = w_shape
     g = cfg.groups
-    d = dy.reshape(-1, g, o // g)
-    per_tap = [jnp.einsum("mgc,mgo->cgo", s.reshape(-1, g, cg), d).reshape(cg, o)
-               for s in _windows(x, (kh, kw), cfg)]
+    wins = _windows(x, (kh, kw), cfg)
+    if g == 1:
+        d = dy.reshape(-1, o)
+        per_tap = [s.reshape(-1, cg).T @ d for s in wins]
+    else:
+        d = dy.reshape(-1, g, o // g)
+        per_tap = [jnp.einsum("mgc,mgo->cgo", s.reshape(-1, g, cg), d).reshape(cg, o)
+                   for s in wins]
     return jnp.stack(per_tap).reshape(w_shape)
 
 
@@ -228,11 +239,11 @@ def _conv_hybrid_fwd(x, w, cfg: _Conv):
 
 def _conv_hybrid_bwd(cfg: _Conv, residuals, dy):
     # Each gradient from the lowering measured fastest for it (bench/conv_lowerings.py): with one
-    # input channel per group, the taps' transpose for dx and XLA's for dw; otherwise XLA's
+    # input channel per group, the patches' transpose for dx and XLA's for dw; otherwise XLA's
     # transposed convolution for dx and one product per tap for dw.
     x, w = residuals
     if w.shape[2] == 1:
-        dx = jax.vjp(lambda x: _conv_taps(x, w, cfg), x)[1](dy)[0]
+        dx = jax.vjp(lambda x: _conv_patches(x, w, cfg), x)[1](dy)[0]
         dw = jax.vjp(lambda w: _conv_xla(x, w, cfg), w)[1](dy)[0]
     else:
         dx = jax.vjp(lambda x: _conv_xla(x, w, cfg), x)[1](dy)[0]
@@ -374,7 +385,8 @@ def _pool(x, reducer: str, pool_size, strides, padding, ceil_mode, layout, impl,
         combine = jnp.maximum
     else:
         init, combine = 0, jnp.add
-    init = jnp.array(init, jnp.result_type(x))
+    # a NumPy scalar, not a traced one: lax differentiates reduce_window only for known inits
+    init = np.array(init, jnp.result_type(x))
     widths = [(0, 0)] * 4
     for i, ax in enumerate(axes):
         widths[ax] = (p[i], p[i] + extras[i])
