@@ -1,6 +1,8 @@
 """dstraight.loss: every loss against a NumPy reference, eager and jitted, plus gradients."""
 
 import doctest
+import importlib
+import pkgutil
 
 import jax
 import jax.numpy as jnp
@@ -432,7 +434,23 @@ def test_repr():
     )
 
 
-def test_docstring_examples():
-    result = doctest.testmod(loss, optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 0
+LOSS_MODULES = [loss.__name__] + [
+    f"{loss.__name__}.{m.name}" for m in pkgutil.iter_modules(loss.__path__)
+]
+
+
+def test_every_submodule_is_listed():
+    # the helpers, the base class, three families of losses, the diagnosis: none forgotten
+    assert sorted(LOSS_MODULES) == sorted(
+        f"dstraight.loss{m}" for m in
+        ("", "._checks", ".base", ".binary", ".classification", ".diagnosis", ".regression")
+    )
+
+
+@pytest.mark.parametrize("name", LOSS_MODULES)
+def test_docstring_examples(name):
+    # testmod skips objects imported from elsewhere, so each submodule is run on its own
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
     assert result.failed == 0
+    if name != "dstraight.loss._checks":  # the helpers have no examples
+        assert result.attempted > 0

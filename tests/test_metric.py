@@ -1,7 +1,9 @@
 """Tests for dstraight.metric: MXNet semantics against NumPy, jitted stats, compiled evaluation."""
 
 import doctest
+import importlib
 import math
+import pkgutil
 from functools import partial
 
 import jax
@@ -569,9 +571,50 @@ def test_evaluate_needs_labels_and_batches():
         metric.evaluate(net, [], "acc")
 
 
-def test_doctests():
-    result = doctest.testmod(dstraight.metric, optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 0 and result.failed == 0
+def test_np_metric_only_ever_sees_numpy_arrays():
+    net, X, y = _classifier()
+    seen = []
+
+    def correct(label, pred):  # works on JAX arrays too, so CustomMetric would trace it
+        seen.append(type(pred))
+        return (pred.argmax(axis=1) == label.reshape(-1)).sum(), label.size
+
+    traced = metric.CustomMetric(correct)
+    loader = data.DataLoader(data.ArrayDataset(X, y), batch_size=8)
+    assert metric.evaluate(net, loader, traced) == pytest.approx(_numpy_accuracy(net, X, y))
+    assert any(issubclass(t, jax.core.Tracer) for t in seen)
+    seen.clear()
+    m = metric.np(correct)
+    assert isinstance(m, metric.CustomMetric) and m.name == "correct" and not m.jittable
+    assert metric.create(m) is m
+    batches = [(X[i:i + 8], y[i:i + 8]) for i in range(0, len(X), 8)]
+    for source in (loader, batches):  # the scanned loader path and the batch-by-batch path
+        assert metric.evaluate(net, source, m) == pytest.approx(_numpy_accuracy(net, X, y))
+    assert seen and all(t is np.ndarray for t in seen)
+    assert metric.np(correct, name="hits").name == "hits"
+    with pytest.raises(TypeError, match=r"must be a function of \(label, pred\), got int"):
+        metric.np(3)
+
+
+METRIC_MODULES = [metric.__name__] + [
+    f"{metric.__name__}.{m.name}" for m in pkgutil.iter_modules(metric.__path__)
+]
+
+
+def test_every_submodule_is_listed():
+    assert sorted(METRIC_MODULES) == sorted(
+        f"dstraight.metric{m}" for m in ("", "._checks", ".base", ".classification",
+                                          ".composite", ".custom", ".evaluation", ".regression")
+    )
+
+
+@pytest.mark.parametrize("name", METRIC_MODULES)
+def test_doctests(name):
+    # testmod skips objects imported from elsewhere, so each submodule is run on its own
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0
+    if name not in ("dstraight.metric._checks", "dstraight.metric.base"):  # no examples there
+        assert result.attempted > 0
 
 
 def _binary_net():
