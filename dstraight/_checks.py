@@ -11,7 +11,10 @@ import math
 import numbers
 from typing import Any
 
-__all__ = ["integer", "real"]
+import jax
+import numpy as np
+
+__all__ = ["concrete", "integer", "listing", "real"]
 
 
 def real(
@@ -58,3 +61,15 @@ def integer(value: Any, name: str, *, low: int, where: str = "") -> int:
     if value < low:
         raise ValueError(f"{where}{name} must be >= {low}, got {value}.")
     return int(value)
+
+
+def concrete(x: Any) -> np.ndarray | None:
+    """The values of ``x`` if they are known now; ``None`` for a tracer (inside ``jax.jit``)."""
+    return None if isinstance(x, jax.core.Tracer) else np.asarray(x)
+
+
+def listing(values: np.ndarray, limit: int = 5) -> str:
+    """A few distinct values for an error message: ``'-1, 3, ... (12 distinct values)'``."""
+    distinct = np.unique(values)
+    text = ", ".join(f"{v:g}" for v in distinct[:limit].tolist())
+    return text + (f", ... ({distinct.size} distinct values)" if distinct.size > limit else "")

@@ -194,7 +194,8 @@ def test_fit_with_a_dataloader_and_a_numpy_only_metric(capsys):
 
 def test_divergence_raises_floating_point_error():
     model = _module()
-    with pytest.raises(FloatingPointError, match=r"not finite.*this epoch's steps.*learning rate too large"):
+    with pytest.raises(FloatingPointError,
+                       match=r"not finite.*this epoch's steps.*learning rate too large"):
         model.fit(_iter(), num_epoch=30, optimizer_params={"learning_rate": 10.0})
 
 

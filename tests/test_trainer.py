@@ -319,7 +319,8 @@ def test_fit_epoch_errors():
 def test_divergence_raises_floating_point_error():
     net = _net("normal")
     trainer = Trainer(net, "sgd", {"learning_rate": 50.0})
-    with pytest.raises(FloatingPointError, match=r"not finite.*this epoch's steps.*learning rate too large \(now 50\)"):
+    with pytest.raises(FloatingPointError,
+                       match=r"not finite.*this epoch's steps.*learning rate too large \(now 50\)"):
         for _ in range(20):
             trainer.fit_epoch(net, loss.L2Loss(), _loader())
 

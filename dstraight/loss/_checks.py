@@ -14,6 +14,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._checks import concrete, listing  # noqa: F401  re-exported for the package
+
 __all__ = [
     "EPS",
     "prediction",
@@ -99,17 +101,6 @@ def reduce(loss: jax.Array, batch_axis: int, weight: float | None, sample_weight
 
 
 # -- label values ---------------------------------------------------------------------------------
-
-
-def concrete(x: jax.Array) -> np.ndarray | None:
-    """The values of ``x`` if they are known now; ``None`` for a tracer (inside ``jax.jit``)."""
-    return None if isinstance(x, jax.core.Tracer) else np.asarray(x)
-
-
-def listing(values: np.ndarray, limit: int = 5) -> str:
-    distinct = np.unique(values)
-    text = ", ".join(f"{v:g}" for v in distinct[:limit].tolist())
-    return text + (f", ... ({distinct.size} distinct values)" if distinct.size > limit else "")
 
 
 def poison(loss: jax.Array, ok: jax.Array) -> jax.Array:

@@ -12,6 +12,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._checks import concrete, listing  # noqa: F401  re-exported for the package
+
 __all__ = [
     "is_array",
     "as_list",
@@ -62,17 +64,6 @@ def per_example(values: jax.Array) -> tuple[jax.Array, jax.Array]:
         return jnp.zeros((), values.dtype), jnp.asarray(0.0, values.dtype)
     per_example_size = values.size // n
     return jnp.sum(values) / per_example_size, jnp.asarray(float(n), values.dtype)
-
-
-def concrete(x: jax.Array) -> np.ndarray | None:
-    """The values of ``x`` if they are known now; ``None`` for a tracer (inside ``jax.jit``)."""
-    return None if isinstance(x, jax.core.Tracer) else np.asarray(x)
-
-
-def listing(values: np.ndarray, limit: int = 5) -> str:
-    distinct = np.unique(values)
-    text = ", ".join(f"{v:g}" for v in distinct[:limit].tolist())
-    return text + (f", ... ({distinct.size} distinct values)" if distinct.size > limit else "")
 
 
 def poison(total: jax.Array, ok: jax.Array) -> jax.Array:
