@@ -40,7 +40,7 @@ def _fraction(value: Any, what: str, high_ok: bool = False) -> float:
     except (TypeError, ValueError):
         raise TypeError(f"{what} must be a number, got {value!r}.") from None
     if not (0.0 <= value < 1.0 or (high_ok and value == 1.0)) or math.isnan(value):
-        raise ValueError(f"{what} must be in [0, 1), got {value}.")
+        raise ValueError(f"{what} must be in [0, 1{']' if high_ok else ')'}, got {value}.")
     return value
 
 
