@@ -94,20 +94,25 @@ class Conv2D(HybridBlock):
                  bias_initializer: Any = "zeros", in_channels: int = 0, **kwargs: Any):
         if isinstance(channels, bool) or not isinstance(channels, int) or channels <= 0:
             raise ValueError(f"Conv2D(channels=...) must be a positive int, got {channels!r}.")
-        super().__init__(**kwargs)
-        self.channels = channels
-        self.kernel_size = _pair(kernel_size, "Conv2D(kernel_size=...)", 1)
-        self.strides = _pair(strides, "Conv2D(strides=...)", 1)
-        self.padding = _pair(padding, "Conv2D(padding=...)", 0)
-        self.dilation = _pair(dilation, "Conv2D(dilation=...)", 1)
+        # every argument is checked before the block takes a name ('conv2d0'), so a failed
+        # call leaves the numbering of the following layers alone
+        sizes = (_pair(kernel_size, "Conv2D(kernel_size=...)", 1),
+                 _pair(strides, "Conv2D(strides=...)", 1),
+                 _pair(padding, "Conv2D(padding=...)", 0),
+                 _pair(dilation, "Conv2D(dilation=...)", 1))
         if isinstance(groups, bool) or not isinstance(groups, int) or groups <= 0 or \
                 channels % groups:
             raise ValueError(f"Conv2D(groups=...) must be a positive int dividing channels="
                              f"{channels}, got {groups!r}.")
+        layout = _layout(layout, "Conv2D")
+        act = None if activation is None else activation_function(activation)
+        super().__init__(**kwargs)
+        self.channels = channels
+        self.kernel_size, self.strides, self.padding, self.dilation = sizes
         self.groups = groups
-        self.layout = _layout(layout, "Conv2D")
+        self.layout = layout
         self.activation = activation
-        self._act = None if activation is None else activation_function(activation)
+        self._act = act
         cin = in_channels // groups if in_channels else 0
         kh, kw = self.kernel_size
         shape = (kh, kw, cin, channels) if self.layout == "NHWC" else (channels, cin, kh, kw)
@@ -151,13 +156,14 @@ class Conv2D(HybridBlock):
 class _Pool(HybridBlock):
     def __init__(self, pool_size: Any = 2, strides: Any = None, padding: Any = 0,
                  layout: str = "NHWC", ceil_mode: bool = False, **kwargs: Any):
-        super().__init__(**kwargs)
         owner = type(self).__name__
-        self.pool_size = _pair(pool_size, f"{owner}(pool_size=...)", 1)
-        self.strides = self.pool_size if strides is None else \
-            _pair(strides, f"{owner}(strides=...)", 1)
-        self.padding = _pair(padding, f"{owner}(padding=...)", 0)
-        self.layout = _layout(layout, owner)
+        size = _pair(pool_size, f"{owner}(pool_size=...)", 1)
+        step = size if strides is None else _pair(strides, f"{owner}(strides=...)", 1)
+        pad = _pair(padding, f"{owner}(padding=...)", 0)
+        layout = _layout(layout, owner)
+        super().__init__(**kwargs)
+        self.pool_size, self.strides, self.padding = size, step, pad
+        self.layout = layout
         self.ceil_mode = bool(ceil_mode)
 
     def __repr__(self) -> str:
@@ -196,8 +202,9 @@ class GlobalAvgPool2D(HybridBlock):
     """The mean over all spatial positions; the output keeps 1x1 spatial axes (as gluon)."""
 
     def __init__(self, layout: str = "NHWC", **kwargs: Any):
+        layout = _layout(layout, type(self).__name__)
         super().__init__(**kwargs)
-        self.layout = _layout(layout, type(self).__name__)
+        self.layout = layout
 
     def forward(self, x: Any) -> jax.Array:
         x = jnp.asarray(x)

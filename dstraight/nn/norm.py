@@ -40,8 +40,18 @@ def _fraction(value: Any, what: str, high_ok: bool = False) -> float:
     except (TypeError, ValueError):
         raise TypeError(f"{what} must be a number, got {value!r}.") from None
     if not (0.0 <= value < 1.0 or (high_ok and value == 1.0)) or math.isnan(value):
-        raise ValueError(f"{what} must be in [0, 1), got {value}.")
+        raise ValueError(f"{what} must be in [0, 1{']' if high_ok else ')'}, got {value}.")
     return value
+
+
+def _positive(value: Any, what: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{what} must be a number, got {value!r}.") from None
+    if not number > 0 or math.isinf(number):
+        raise ValueError(f"{what} must be positive and finite, got {value!r}.")
+    return number
 
 
 class Dropout(HybridBlock):
@@ -57,8 +67,10 @@ class Dropout(HybridBlock):
     """
 
     def __init__(self, rate: float, axes: tuple[int, ...] = (), **kwargs: Any):
+        # checked before the block takes a name, so a failed call does not use up 'dropout0'
+        rate = _fraction(rate, "Dropout(rate=...)")
         super().__init__(**kwargs)
-        self.rate = _fraction(rate, "Dropout(rate=...)")
+        self.rate = rate
         self.axes = tuple(int(a) for a in axes)
 
     def __repr__(self) -> str:
@@ -103,12 +115,12 @@ class BatchNorm(HybridBlock):
                  running_mean_initializer: Any = "zeros",
                  running_variance_initializer: Any = "ones", in_channels: int = 0,
                  **kwargs: Any):
+        momentum = _fraction(momentum, "BatchNorm(momentum=...)", high_ok=True)
+        epsilon = _positive(epsilon, "BatchNorm(epsilon=...)")
         super().__init__(**kwargs)
         self.axis = int(axis)
-        self.momentum = _fraction(momentum, "BatchNorm(momentum=...)", high_ok=True)
-        if not float(epsilon) > 0:
-            raise ValueError(f"BatchNorm(epsilon=...) must be positive, got {epsilon!r}.")
-        self.epsilon = float(epsilon)
+        self.momentum = momentum
+        self.epsilon = epsilon
         self.center, self.scale = bool(center), bool(scale)
         self.use_global_stats = bool(use_global_stats)
         shape = (in_channels,)
@@ -166,8 +178,9 @@ class LayerNorm(HybridBlock):
     def __init__(self, axis: int = -1, epsilon: float = 1e-5, center: bool = True,
                  scale: bool = True, beta_initializer: Any = "zeros",
                  gamma_initializer: Any = "ones", in_channels: int = 0, **kwargs: Any):
+        epsilon = _positive(epsilon, "LayerNorm(epsilon=...)")
         super().__init__(**kwargs)
-        self.axis, self.epsilon = int(axis), float(epsilon)
+        self.axis, self.epsilon = int(axis), epsilon
         self.gamma = self.params.get("gamma", shape=(in_channels,), init=gamma_initializer,
                                      grad_req="write" if scale else "null")
         self.beta = self.params.get("beta", shape=(in_channels,), init=beta_initializer,
