@@ -68,13 +68,19 @@ class Static:
 
 
 def loss_key(loss_fn: Callable) -> Any:
-    """Losses made of hashable settings share programs; anything else is keyed by identity."""
-    try:
-        key = (type(loss_fn), tuple(sorted(vars(loss_fn).items())))
-        hash(key)
-        return key
-    except TypeError:
-        return ("id", id(loss_fn), loss_fn)  # the object itself keeps the id from being reused
+    """dstraight's losses are described by their settings, so ``L2Loss()`` made anew for every
+    epoch shares one program; any other function is keyed by identity (the key holds it, so the
+    id is not reused while the entry lives)."""
+    from .loss import Loss
+
+    if isinstance(loss_fn, Loss):
+        try:
+            key = (type(loss_fn), tuple(sorted(vars(loss_fn).items())))
+            hash(key)
+            return key
+        except TypeError:
+            pass
+    return ("id", id(loss_fn), loss_fn)
 
 
 def metric_key(metric: Any) -> Any:

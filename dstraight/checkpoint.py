@@ -71,6 +71,18 @@ def load_arrays(path: str | os.PathLike) -> dict[str, np.ndarray]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"No parameter file at {path}.")
+    with open(path, "rb") as f:
+        magic = f.read(2)
+    if magic[:1] == b"\x80":
+        raise ValueError(
+            f"{path} is a pickle; dstraight reads only plain arrays (.npz) and never unpickles "
+            f"(a pickle can run code)."
+        )
+    if magic != b"PK":
+        raise ValueError(
+            f"{path} is not a readable .npz file of named arrays (it does not start like a zip "
+            f"archive). It may be truncated or of another format."
+        )
     try:
         with np.load(path, allow_pickle=False) as npz:
             if not isinstance(npz, np.lib.npyio.NpzFile):

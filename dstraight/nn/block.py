@@ -230,16 +230,17 @@ class Block(metaclass=_BlockMeta):
         return found[0]
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if isinstance(value, Block):
-            self.register_child(value, name)
-        elif isinstance(value, Parameter) and all(
-                p is not value for p in self._reg_params.values()):
-            self._reg_params[name] = value
         existing = self.__dict__.get(name)
         if isinstance(existing, Block) and existing is not value:
             # replacing a child: the old one leaves the network
             self._children.pop(name, None)
             self._order[:] = [c for c in self._order if c is not existing]
+        if isinstance(value, Block):
+            if existing is not value:
+                self.register_child(value, name)
+        elif isinstance(value, Parameter) and all(
+                p is not value for p in self._reg_params.values()):
+            self._reg_params[name] = value
         object.__setattr__(self, name, value)
         if not name.startswith("_"):
             structure_changed()
