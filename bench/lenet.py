@@ -227,11 +227,14 @@ def time_interleaved(makers: dict[str, Callable], problem, device: jax.Device,
         first_loss = runs[name]()
         rows[name] = {"first_epoch_s": time.perf_counter() - start, "times": [],
                       "losses": [first_loss]}
-    for _ in range(epochs):
+        print(f"  {name}: first epoch {rows[name]['first_epoch_s']:.1f} s", flush=True)
+    for turn in range(epochs):
         for name, run_epoch in runs.items():
             t0 = time.perf_counter()
             rows[name]["losses"].append(run_epoch())
             rows[name]["times"].append(time.perf_counter() - t0)
+        print(f"  turn {turn + 1}/{epochs}: " + ", ".join(
+            f"{name} {row['times'][-1]:.2f} s" for name, row in rows.items()), flush=True)
     for row in rows.values():
         row["epoch_s"] = statistics.median(row["times"])
         row["min_epoch_s"] = min(row["times"])

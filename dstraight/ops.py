@@ -17,10 +17,10 @@ not listed). The candidates, all equal in value and gradient:
 - ``"taps"``: one product per kernel tap, summed; with one input channel per group each product
   is an elementwise multiply, and XLA fuses the whole sum into one loop.
 - ``"hybrid"``: the CPU choice. Its forward pass is ``"taps"`` when there is one input channel
-  per group and ``"xla"`` otherwise; its backward pass (a ``jax.custom_vjp``) picks the faster
-  of the two for the input gradient and for the weight gradient separately. Being a custom VJP
-  it supports reverse-mode autodiff (``grad``, ``vjp``) but not ``jvp``/``jacfwd``; use
-  ``impl="xla"`` for forward mode.
+  per group and ``"xla"`` otherwise; its backward pass (a ``jax.custom_vjp``) takes the input
+  gradient and the weight gradient each from the lowering measured fastest for it. Being a
+  custom VJP it supports reverse-mode autodiff (``grad``, ``vjp``) but not ``jvp``/``jacfwd``;
+  use ``impl="xla"`` for forward mode.
 - pooling ``"slices"``: the max (or sum) of the ``pool_size`` shifted, strided slices;
   ``"reshape"``: a reshape and a max/mean, only when ``strides == pool_size`` and no padding.
 

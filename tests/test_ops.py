@@ -76,49 +76,50 @@ def numpy_conv(x, w, b, layout, *, strides, padding, dilation, groups):
     return y if layout == "NHWC" else y.transpose(0, 3, 1, 2)
 
 
+# Every case in NHWC; in NCHW (a transpose around the same code, or lax's own NCHW) two that
+# between them reach every branch: one input channel, and groups with strides and dilation.
+CONV_LAYOUTS = [(case, "NHWC") for case in CONV_CASES] + [("lenet1", "NCHW"), ("mixed", "NCHW")]
+
 # -- conv2d: values and gradients -------------------------------------------------------------
 
 
-@pytest.mark.parametrize("layout", ["NHWC", "NCHW"])
-@pytest.mark.parametrize("case", list(CONV_CASES))
+@pytest.mark.parametrize(("case", "layout"), CONV_LAYOUTS)
 def test_lax_reference_matches_numpy(case, layout):
     x, w, b, _, kwargs = conv_case(case, layout)
     np.testing.assert_allclose(lax_conv(x, w, b, layout, **kwargs),
                                numpy_conv(x, w, b, layout, **kwargs), **TOL)
 
 
-def conv_loss(conv, ct):
-    return lambda x, w, b: jnp.sum(conv(x, w, b) * ct)
+def output_and_grads(conv, ct):
+    """``conv``'s output and the gradients of ``sum(conv(x, w, b) * ct)``, in one program."""
+    def both(x, w, b):
+        y, vjp = jax.vjp(conv, x, w, b)
+        return y, vjp(ct)
+    return both
 
 
 @functools.cache
 def conv_reference(case, layout):
-    """lax's output, loss and gradients for the case, computed once for all lowerings."""
+    """lax's output and gradients for the case, computed once for all lowerings."""
     x, w, b, ct, kwargs = conv_case(case, layout)
     ref = functools.partial(lax_conv, layout=layout, **kwargs)
-    value, grads = jax.jit(jax.value_and_grad(conv_loss(ref, ct), argnums=(0, 1, 2)))(x, w, b)
-    return jax.jit(ref)(x, w, b), value, grads
+    return jax.jit(output_and_grads(ref, ct))(x, w, b)
 
 
-# Every case under jit; eagerly (op by op, much slower to run) the two that cover every branch
-# of the lowerings: one input channel per group, and groups with strides and dilation.
-CONV_GRID = ([(case, True) for case in CONV_CASES]
-             + [(case, False) for case in ("lenet1", "mixed", "depthwise")])
+# Under jit every case and layout above; eagerly (op by op: slow to run) the grouped, strided,
+# dilated case, whose code paths include the others'.
+CONV_GRID = [(*cl, True) for cl in CONV_LAYOUTS] + [("mixed", "NHWC", False)]
 
 
-@pytest.mark.parametrize("layout", ["NHWC", "NCHW"])
-@pytest.mark.parametrize(("case", "jit"), CONV_GRID)
+@pytest.mark.parametrize(("case", "layout", "jit"), CONV_GRID)
 @pytest.mark.parametrize("impl", ops.CONV_IMPLS)
-def test_conv2d_matches_lax_in_value_and_gradient(impl, case, jit, layout):
+def test_conv2d_matches_lax_in_value_and_gradient(impl, case, layout, jit):
     x, w, b, ct, kwargs = conv_case(case, layout)
-    ours = functools.partial(ops.conv2d, layout=layout, impl=impl, **kwargs)
-    value_and_grads = jax.value_and_grad(conv_loss(ours, ct), argnums=(0, 1, 2))
-    if jit:
-        ours, value_and_grads = jax.jit(ours), jax.jit(value_and_grads)
-    ref_y, ref_value, ref_grads = conv_reference(case, layout)
-    np.testing.assert_allclose(ours(x, w, b), ref_y, **TOL)
-    value, grads = value_and_grads(x, w, b)
-    np.testing.assert_allclose(value, ref_value, rtol=1e-4)
+    ours = output_and_grads(
+        functools.partial(ops.conv2d, layout=layout, impl=impl, **kwargs), ct)
+    y, grads = (jax.jit(ours) if jit else ours)(x, w, b)
+    ref_y, ref_grads = conv_reference(case, layout)
+    np.testing.assert_allclose(y, ref_y, **TOL)
     for name, g, r in zip(("x", "weight", "bias"), grads, ref_grads, strict=True):
         assert g.shape == r.shape, name
         np.testing.assert_allclose(g, r, **TOL, err_msg=f"d/d{name}")
@@ -127,8 +128,8 @@ def test_conv2d_matches_lax_in_value_and_gradient(impl, case, jit, layout):
 @pytest.mark.parametrize("impl", ops.CONV_IMPLS)
 def test_conv2d_without_bias(impl):
     x, w, b, _, kwargs = conv_case("mixed", "NHWC")
-    np.testing.assert_allclose(ops.conv2d(x, w, impl=impl, **kwargs),
-                               numpy_conv(x, w, 0 * b, "NHWC", **kwargs), **TOL)
+    conv = jax.jit(functools.partial(ops.conv2d, impl=impl, **kwargs))
+    np.testing.assert_allclose(conv(x, w), numpy_conv(x, w, 0 * b, "NHWC", **kwargs), **TOL)
 
 
 def test_hybrid_rejects_forward_mode_as_documented():
@@ -200,8 +201,7 @@ def test_conv2d_type_and_bias_errors():
         ops.conv2d(x, w, jnp.ones((1, 3)))
 
 
-@pytest.mark.parametrize("layout", ["NHWC", "NCHW"])
-@pytest.mark.parametrize("case", list(CONV_CASES))
+@pytest.mark.parametrize(("case", "layout"), CONV_LAYOUTS)
 def test_conv2d_output_shape_matches_the_output(case, layout):
     x, w, b, _, kwargs = conv_case(case, layout)
     c_out = len(b)
@@ -306,47 +306,53 @@ POOL_PARAMS = [(impl, case) for impl in ops.POOL_IMPLS for case in POOL_CASES
 POOL_KINDS = (("max", True), ("avg", True), ("avg", False))  # (kind, count_include_pad)
 
 
+def pool_output_and_grad(pool, ct):
+    def both(x):
+        y, vjp = jax.vjp(pool, x)
+        return y, vjp(ct)[0]
+    return both
+
+
 @functools.cache
 def pool_reference(case, layout):
-    """Per kind: the NumPy output, and lax's loss and gradient, computed once for all lowerings."""
+    """Per kind: the NumPy output and lax's gradient, computed once for all lowerings."""
     x, _ = pool_case(case, layout)
     ct = normal(numpy_pool(x, "max", case, layout).shape, 5)
     refs = {}
     for kind, include_pad in POOL_KINDS:
-        loss = jax.jit(jax.value_and_grad(
-            lambda x, k=kind, i=include_pad: jnp.sum(lax_pool(x, k, case, layout, i) * ct)))
-        refs[kind, include_pad] = (numpy_pool(x, kind, case, layout, include_pad), *loss(x))
+        ref = functools.partial(lax_pool, kind=kind, case=case, layout=layout,
+                                count_include_pad=include_pad)
+        refs[kind, include_pad] = (numpy_pool(x, kind, case, layout, include_pad),
+                                   jax.jit(pool_output_and_grad(ref, ct))(x)[1])
     return ct, refs
 
 
-# Every case under jit; eagerly, one without and one with padding and ceil_mode.
-POOL_GRID = ([(impl, case, True) for impl, case in POOL_PARAMS]
-             + [(impl, case, False) for impl, case in POOL_PARAMS
-                if case in ("lenet", "overlap_ceil")])
+# Under jit every lowering and case in NHWC, and in NCHW the cases with padding and ceil_mode;
+# eagerly, each lowering on the LeNet case.
+POOL_GRID = ([(impl, case, "NHWC", True) for impl, case in POOL_PARAMS]
+             + [(impl, case, "NCHW", True) for impl, case in POOL_PARAMS
+                if case in ("lenet", "rect_ceil", "ceil_drops_window")]
+             + [(impl, "lenet", "NHWC", False) for impl in ops.POOL_IMPLS])
 
 
-@pytest.mark.parametrize("layout", ["NHWC", "NCHW"])
-@pytest.mark.parametrize(("impl", "case", "jit"), POOL_GRID)
-def test_pools_match_numpy_and_lax_gradient(impl, case, jit, layout):
+@pytest.mark.parametrize(("impl", "case", "layout", "jit"), POOL_GRID)
+def test_pools_match_numpy_and_lax_gradient(impl, case, layout, jit):
     x, kwargs = pool_case(case, layout)
     ct, refs = pool_reference(case, layout)
-    for (kind, include_pad), (ref_y, ref_value, ref_grad) in refs.items():
+    for (kind, include_pad), (ref_y, ref_grad) in refs.items():
         if kind == "max":
             pool = functools.partial(ops.max_pool2d, layout=layout, impl=impl, **kwargs)
         else:
             pool = functools.partial(ops.avg_pool2d, layout=layout, impl=impl,
                                      count_include_pad=include_pad, **kwargs)
-        value_and_grad = jax.value_and_grad(lambda x, pool=pool: jnp.sum(pool(x) * ct))
-        if jit:
-            pool, value_and_grad = jax.jit(pool), jax.jit(value_and_grad)
+        both = pool_output_and_grad(pool, ct)
+        y, grad = (jax.jit(both) if jit else both)(x)
         where = f"{kind}, count_include_pad={include_pad}"
-        np.testing.assert_allclose(pool(x), ref_y, **TOL, err_msg=where)
-        value, grad = value_and_grad(x)
-        np.testing.assert_allclose(value, ref_value, rtol=1e-5, err_msg=where)
+        np.testing.assert_allclose(y, ref_y, **TOL, err_msg=where)
         np.testing.assert_allclose(grad, ref_grad, **TOL, err_msg=where)
 
 
-@pytest.mark.parametrize("case", list(POOL_CASES))
+@pytest.mark.parametrize("case", ["overlap_ceil", "rect_ceil", "ceil_drops_window", "stride1"])
 def test_pools_match_torch_where_installed(case):
     torch = pytest.importorskip("torch")
     x, kwargs = pool_case(case, "NCHW")
