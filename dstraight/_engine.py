@@ -148,12 +148,8 @@ def traceable(metric: Any, label_spec: Any, pred_spec: Any) -> bool:
     """Whether ``metric.stats`` works on traced values (a ``feval`` of NumPy code may not)."""
     if not getattr(metric, "jittable", True):
         return False
-    key = (P.metric_key(metric), label_spec, pred_spec)
-    if key not in _traceable:
-        if len(_traceable) > 512:
-            _traceable.clear()
-        _traceable[key] = _traces_ok(metric, label_spec, pred_spec)
-    return _traceable[key]
+    return _memo(_traceable, (P.metric_key(metric), label_spec, pred_spec),
+                 lambda: _traces_ok(metric, label_spec, pred_spec))
 
 
 def _traces_ok(metric: Any, label_spec: Any, pred_spec: Any) -> bool:
@@ -249,11 +245,16 @@ _traceable: dict = {}
 
 def _out_spec(spec: Any, net: Block, inputs: tuple) -> Any:
     key = (spec.net, tuple((tuple(x.shape), str(x.dtype)) for x in inputs))
-    if key not in _out_specs:
-        if len(_out_specs) > 512:
-            _out_specs.clear()
-        _out_specs[key] = _trace_out_spec(spec, net, inputs)
-    return _out_specs[key]
+    return _memo(_out_specs, key, lambda: _trace_out_spec(spec, net, inputs))
+
+
+def _memo(cache: dict, key: Any, compute: Callable[[], Any]) -> Any:
+    """``cache[key]``, computed once; the cache is emptied when it grows past 512 entries."""
+    if key not in cache:
+        if len(cache) > 512:
+            cache.clear()
+        cache[key] = compute()
+    return cache[key]
 
 
 def _trace_out_spec(spec: Any, net: Block, inputs: tuple) -> Any:
