@@ -542,3 +542,17 @@ def test_trainer_states_round_trip_continues_training_identically(tmp_path):
     steps(restarted, Trainer(restarted, "adam", ADAM), 3)  # no state: Adam's steps differ
     assert not np.allclose(restarted.params["dense0"]["weight"], net.params["dense0"]["weight"],
                            rtol=1e-4, atol=1e-5)
+
+
+def test_set_state_writes_back_what_apply_returned():
+    net = nn.Sequential()
+    net.add(nn.Dense(3), nn.BatchNorm())
+    net.initialize()
+    X = jnp.arange(8.0).reshape(4, 2)
+    net(X)
+    _, state = net.apply(net.params, X, training=True, return_state=True)
+    net.set_state(state)
+    for (_, a), (_, b) in zip(sorted(jax.tree_util.tree_leaves_with_path(net.state)),
+                              sorted(jax.tree_util.tree_leaves_with_path(state)), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert not np.allclose(net.state[net[1].local_name]["running_var"], 1.0)

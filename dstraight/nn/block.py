@@ -198,6 +198,10 @@ class Block(metaclass=_BlockMeta):
         return nest(zip(structure.state_paths, (p.stored() for p in structure.states),
                         strict=True))
 
+    def set_state(self, state: Params) -> None:
+        """Writes state values (``apply(..., return_state=True)``'s second result) back."""
+        self.collect_params().select(lambda p: p.kind == "state").set_tree(state)
+
     def _declare(self, name: str, shape: Any = None, init: Any = None, dtype: Any = jnp.float32,
                  grad_req: str = "write", kind: str = "param", allow_deferred_init: bool = True,
                  **kwargs: Any) -> Parameter:
