@@ -8,7 +8,8 @@ crash or a full disk never leaves a half-written file under the real name. Readi
 
 Examples:
     >>> import os, tempfile
-    >>> import numpy as np
+    >>> import jax
+import numpy as np
     >>> path = os.path.join(tempfile.mkdtemp(), "w.npz")
     >>> save_arrays(path, {"dense0_weight": np.ones((2, 1), np.float32)})
     >>> {k: v.shape for k, v in load_arrays(path).items()}
@@ -24,9 +25,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import jax
 import numpy as np
 
-__all__ = ["load_arrays", "match_arrays", "save_arrays"]
+__all__ = ["load_arrays", "match_arrays", "save_arrays", "tree_from_arrays", "tree_to_arrays"]
 
 
 def save_arrays(path: str | os.PathLike, arrays: Mapping[str, Any]) -> None:
@@ -138,3 +140,106 @@ def match_arrays(params: Mapping[str, Any], arrays: Mapping[str, np.ndarray], so
     for name, param in params.items():
         if name in arrays:
             param.set_data(arrays[name])
+
+
+# -- pytrees (optimizer states) as named arrays ---------------------------------------------------
+
+
+def _key(path: tuple) -> str:
+    parts = []
+    for entry in path:
+        for attr in ("key", "name", "idx"):  # DictKey / FlattenedIndexKey, GetAttrKey, SequenceKey
+            if hasattr(entry, attr):
+                parts.append(str(getattr(entry, attr)))
+                break
+        else:
+            parts.append(str(entry))
+    return "/".join(parts)
+
+
+def _flat(state: Any) -> tuple[dict[str, Any], Any]:
+    leaves, treedef = jax.tree_util.tree_flatten_with_path(state)
+    flat: dict[str, Any] = {}
+    for path, leaf in leaves:
+        key = _key(path)
+        if key in flat:
+            raise ValueError(
+                f"Two entries of the tree are both named {key!r}; rename the "
+                "parameters so that no name contains '/'."
+            )
+        flat[key] = leaf
+    return flat, treedef
+
+
+def tree_to_arrays(tree: Any) -> dict[str, np.ndarray]:
+    """The leaves of a pytree (an optimizer state, say) as NumPy arrays, keyed by their path.
+
+    Keys join the path with ``/`` (``'hyperparams/learning_rate'``,
+    ``'inner_state/0/mom/weight'``); for an optimizer state they depend only on the optimizer
+    and the parameter names, so :func:`save_arrays` writes a file that :func:`load_arrays` reads
+    back for :func:`tree_from_arrays`. ``dstraight.optimizer.state_to_arrays`` is this function.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> from dstraight import optimizer
+        >>> opt = optimizer.create("sgd", {"momentum": 0.9})
+        >>> arrays = tree_to_arrays(opt.init({"w": jnp.zeros(3)}))
+        >>> sorted(arrays), arrays["inner_state/0/mom/w"].shape
+        (['count', 'hyperparams/learning_rate', 'inner_state/0/mom/w'], (3,))
+    """
+    flat, _ = _flat(tree)
+    return {key: np.asarray(leaf) for key, leaf in flat.items()}
+
+
+def tree_from_arrays(template: Any, arrays: Mapping[str, Any],
+                     fits: str = "this tree", hint: str = "") -> Any:
+    """A pytree shaped like ``template`` with the values of ``arrays``.
+
+    Args:
+        template: a tree of the same structure, e.g. the state ``opt.init(params)`` of the same
+            optimizer and parameters; it is not modified.
+        arrays: what :func:`tree_to_arrays` returned, or what :func:`load_arrays` read.
+        fits: what the arrays must fit, for the error message (``"this optimizer and these
+            parameters"`` for :func:`dstraight.optimizer.state_from_arrays`).
+        hint: a sentence the error message ends with: what to do instead.
+
+    Returns:
+        The new state; each array goes where the template's leaf was (same device/sharding).
+
+    Raises:
+        ValueError: naming every missing, unexpected or mismatched (shape or dtype) key.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> from dstraight import optimizer
+        >>> opt = optimizer.create("adam")
+        >>> state = opt.init({"w": jnp.zeros(2)})
+        >>> arrays = tree_to_arrays(state)
+        >>> arrays["inner_state/0/mean/w"] = arrays["inner_state/0/mean/w"] + 1
+        >>> tree_from_arrays(state, arrays).inner_state[0].mean["w"].tolist()
+        [1.0, 1.0]
+    """
+    flat, treedef = _flat(template)
+    problems = [f"missing {key!r}" for key in flat if key not in arrays]
+    problems += [f"unexpected {key!r}" for key in arrays if key not in flat]
+    for key, leaf in flat.items():
+        if key in arrays:
+            got = np.asarray(arrays[key])
+            dtype = leaf.dtype if hasattr(leaf, "dtype") else np.asarray(leaf).dtype
+            want = (tuple(np.shape(leaf)), np.dtype(dtype))
+            if (got.shape, got.dtype) != want:
+                problems.append(
+                    f"{key!r} has shape {got.shape} and dtype {got.dtype}, expected shape "
+                    f"{want[0]} and dtype {want[1]}"
+                )
+    if problems:
+        raise ValueError(
+            f"The saved arrays do not fit {fits}: " + "; ".join(problems) + f". {hint}".rstrip()
+        )
+    leaves = []
+    for key, leaf in flat.items():
+        value = np.asarray(arrays[key])
+        leaves.append(
+            jax.device_put(value, leaf.sharding) if isinstance(leaf, jax.Array) else value
+        )
+    return jax.tree_util.tree_unflatten(treedef, leaves)

@@ -39,15 +39,17 @@ from __future__ import annotations
 import dataclasses
 import types
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
 from dstraight._checks import real
+from dstraight.checkpoint import tree_from_arrays
+from dstraight.checkpoint import tree_to_arrays as state_to_arrays
 from dstraight.lr_scheduler import LRScheduler
+from dstraight.update_rules import rule_factory
 
 __all__ = ["Optimizer", "create", "state_from_arrays", "state_to_arrays"]
 
@@ -125,111 +127,6 @@ def _checked(name: str, given: Mapping[str, Any]) -> dict[str, Any]:
             "optax.exponential_decay(init_value=0.1, ...)."
         )
     return hp
-
-
-# -- MXNet's update rules as optax pieces ---------------------------------------------------------
-
-
-class MomentumState(NamedTuple):
-    """The momentum buffer of sgd, nag and centered rmsprop (MXNet's ``mom`` / ``delta``)."""
-
-    mom: Any
-
-
-def _momentum(learning_rate: Any, momentum: float, nesterov: bool) -> optax.GradientTransformation:
-    """``-lr * g`` accumulated MXNet's way, with the learning rate inside the buffer."""
-
-    def init(params):
-        if not momentum:  # no buffer at all, not a buffer multiplied by zero
-            return optax.EmptyState()
-        return MomentumState(jax.tree.map(jnp.zeros_like, params))
-
-    def update(updates, state, params=None):
-        del params
-        step = jax.tree.map(lambda g: -learning_rate * g, updates)
-        if not momentum:
-            return step, state
-        mom = jax.tree.map(lambda m, s: momentum * m + s, state.mom, step)
-        if nesterov:  # MXNet's NAG: w += momentum * mom - lr * g, with the new mom
-            return jax.tree.map(lambda m, s: momentum * m + s, mom, step), MomentumState(mom)
-        return mom, MomentumState(mom)
-
-    return optax.GradientTransformation(init, update)
-
-
-class AdamState(NamedTuple):
-    """Adam's update count and moments (MXNet's ``mean`` and ``var``)."""
-
-    count: jax.Array
-    mean: Any
-    var: Any
-
-
-def _adam(b1: float, b2: float, eps: float, decoupled_wd: float) -> optax.GradientTransformation:
-    """``sqrt(1 - b2**t) / (1 - b1**t) * (m / (sqrt(v) + eps) + decoupled_wd * w)``."""
-
-    def init(params):
-        zeros = jax.tree.map(jnp.zeros_like, params)
-        return AdamState(jnp.zeros([], jnp.int32), zeros, zeros)
-
-    def update(updates, state, params=None):
-        count = state.count + 1
-        mean = jax.tree.map(lambda m, g: b1 * m + (1 - b1) * g, state.mean, updates)
-        var = jax.tree.map(lambda v, g: b2 * v + (1 - b2) * g * g, state.var, updates)
-        t = count.astype(jnp.float32)
-        # MXNet corrects the learning rate, so epsilon is added to the uncorrected sqrt(v)
-        correction = jnp.sqrt(1 - b2**t) / (1 - b1**t)
-        step = jax.tree.map(lambda m, v: m / (jnp.sqrt(v) + eps), mean, var)
-        if decoupled_wd:
-            if params is None:
-                raise ValueError("adamw's weight decay needs the parameters: update(g, s, params).")
-            step = jax.tree.map(lambda d, w: d + decoupled_wd * w, step, params)
-        step = jax.tree.map(lambda d: correction.astype(d.dtype) * d, step)
-        return step, AdamState(count, mean, var)
-
-    return optax.GradientTransformation(init, update)
-
-
-def _factory(name: str, hp: Mapping[str, Any]) -> Callable[[Any], optax.GradientTransformation]:
-    """``learning_rate -> GradientTransformation`` for ``optax.inject_hyperparams``."""
-    wd, clip = hp["wd"], hp["clip_gradient"]
-    wd_before_clip = name in ("adam", "rmsprop")
-
-    def factory(learning_rate):
-        parts = []
-        if hp["rescale_grad"] != 1.0:
-            parts.append(optax.scale(hp["rescale_grad"]))
-        if wd and wd_before_clip:
-            parts.append(optax.add_decayed_weights(wd))
-        if clip is not None:
-            parts.append(optax.clip(clip))  # elementwise, like MXNet's clip_gradient
-        descend = optax.scale(-learning_rate)
-        if name in ("sgd", "nag"):
-            if wd:
-                parts.append(optax.add_decayed_weights(wd))
-            parts.append(_momentum(learning_rate, hp["momentum"], nesterov=name == "nag"))
-        elif name in ("adam", "adamw"):
-            decoupled = wd if name == "adamw" else 0.0
-            parts += [_adam(hp["beta1"], hp["beta2"], hp["epsilon"], decoupled), descend]
-        elif name == "adagrad":
-            parts.append(optax.scale_by_rss(initial_accumulator_value=0.0, eps=hp["eps"]))
-            if wd:  # MXNet: w -= lr * (g / sqrt(history + eps) + wd * w)
-                parts.append(optax.add_decayed_weights(wd))
-            parts.append(descend)
-        elif name == "adadelta":
-            parts.append(optax.scale_by_adadelta(rho=hp["rho"], eps=hp["epsilon"]))
-            if wd:
-                parts.append(optax.add_decayed_weights(wd))
-            parts.append(descend)
-        elif hp["centered"]:  # Graves' RMSProp: the step goes through a momentum buffer
-            parts.append(optax.scale_by_stddev(decay=hp["gamma1"], eps=hp["epsilon"]))
-            parts.append(_momentum(learning_rate, hp["gamma2"], nesterov=False))
-        else:  # Tieleman & Hinton's RMSProp
-            parts.append(optax.scale_by_rms(decay=hp["gamma1"], eps=hp["epsilon"]))
-            parts.append(descend)
-        return optax.chain(*parts)
-
-    return factory
 
 
 # -- the Optimizer --------------------------------------------------------------------------------
@@ -402,7 +299,7 @@ def create(
             rate, base = (lambda count: schedule(count + 1)), schedule.base_lr
         else:
             rate, base = schedule, _as_float(schedule(0))
-        tx = optax.inject_hyperparams(_factory(name, hp))(learning_rate=rate)
+        tx = optax.inject_hyperparams(rule_factory(name, hp))(learning_rate=rate)
         return Optimizer(tx, name, base, schedule, types.MappingProxyType(hp))
     if _as_dict(optimizer_params):
         raise ValueError(
@@ -419,103 +316,16 @@ def create(
     )
 
 
-# -- saving and loading the state -----------------------------------------------------------------
-
-
-def _key(path: tuple) -> str:
-    parts = []
-    for entry in path:
-        for attr in ("key", "name", "idx"):  # DictKey / FlattenedIndexKey, GetAttrKey, SequenceKey
-            if hasattr(entry, attr):
-                parts.append(str(getattr(entry, attr)))
-                break
-        else:
-            parts.append(str(entry))
-    return "/".join(parts)
-
-
-def _flat(state: Any) -> tuple[dict[str, Any], Any]:
-    leaves, treedef = jax.tree_util.tree_flatten_with_path(state)
-    flat: dict[str, Any] = {}
-    for path, leaf in leaves:
-        key = _key(path)
-        if key in flat:
-            raise ValueError(
-                f"Two entries of the optimizer state are both named {key!r}; rename the "
-                "parameters so that no name contains '/'."
-            )
-        flat[key] = leaf
-    return flat, treedef
-
-
-def state_to_arrays(state: Any) -> dict[str, np.ndarray]:
-    """The leaves of an optimizer state as NumPy arrays, keyed by their path in the state.
-
-    Keys join the path with ``/`` (``'hyperparams/learning_rate'``,
-    ``'inner_state/0/mom/weight'``); they depend only on the optimizer and the parameter names,
-    so ``np.savez(file, **state_to_arrays(state))`` writes a file that
-    ``np.load(file, allow_pickle=False)`` reads back for :func:`state_from_arrays`.
-
-    Examples:
-        >>> import jax.numpy as jnp
-        >>> from dstraight import optimizer
-        >>> opt = optimizer.create("sgd", {"momentum": 0.9})
-        >>> arrays = optimizer.state_to_arrays(opt.init({"w": jnp.zeros(3)}))
-        >>> sorted(arrays), arrays["inner_state/0/mom/w"].shape
-        (['count', 'hyperparams/learning_rate', 'inner_state/0/mom/w'], (3,))
-    """
-    flat, _ = _flat(state)
-    return {key: np.asarray(leaf) for key, leaf in flat.items()}
-
-
 def state_from_arrays(template_state: Any, arrays: Mapping[str, Any]) -> Any:
-    """A state shaped like ``template_state`` with the values of ``arrays``.
+    """An optimizer state shaped like ``template_state`` with the values of ``arrays``.
 
-    Args:
-        template_state: a state of the same optimizer and parameters, e.g. ``opt.init(params)``;
-            it is not modified.
-        arrays: what :func:`state_to_arrays` returned, or the ``np.load`` of its ``.npz``.
-
-    Returns:
-        The new state; each array goes where the template's leaf was (same device/sharding).
+    The inverse of :func:`state_to_arrays` (:func:`dstraight.checkpoint.tree_from_arrays` with
+    an error message about optimizers); ``template_state`` is not modified.
 
     Raises:
-        ValueError: naming every missing, unexpected or mismatched (shape or dtype) key.
-
-    Examples:
-        >>> import jax.numpy as jnp
-        >>> from dstraight import optimizer
-        >>> opt = optimizer.create("adam")
-        >>> state = opt.init({"w": jnp.zeros(2)})
-        >>> arrays = optimizer.state_to_arrays(state)
-        >>> arrays["inner_state/0/mean/w"] = arrays["inner_state/0/mean/w"] + 1
-        >>> optimizer.state_from_arrays(state, arrays).inner_state[0].mean["w"].tolist()
-        [1.0, 1.0]
+        ValueError: naming every missing, unexpected or mismatched (shape or dtype) entry.
     """
-    flat, treedef = _flat(template_state)
-    problems = [f"missing {key!r}" for key in flat if key not in arrays]
-    problems += [f"unexpected {key!r}" for key in arrays if key not in flat]
-    for key, leaf in flat.items():
-        if key in arrays:
-            got = np.asarray(arrays[key])
-            dtype = leaf.dtype if hasattr(leaf, "dtype") else np.asarray(leaf).dtype
-            want = (tuple(np.shape(leaf)), np.dtype(dtype))
-            if (got.shape, got.dtype) != want:
-                problems.append(
-                    f"{key!r} has shape {got.shape} and dtype {got.dtype}, expected shape "
-                    f"{want[0]} and dtype {want[1]}"
-                )
-    if problems:
-        raise ValueError(
-            "The saved optimizer state does not fit this optimizer and these parameters: "
-            + "; ".join(problems)
-            + ". Load it into the optimizer (name and hyperparameters) and network it was saved "
-            "from."
-        )
-    leaves = []
-    for key, leaf in flat.items():
-        value = np.asarray(arrays[key])
-        leaves.append(
-            jax.device_put(value, leaf.sharding) if isinstance(leaf, jax.Array) else value
-        )
-    return jax.tree_util.tree_unflatten(treedef, leaves)
+    return tree_from_arrays(
+        template_state, arrays, fits="this optimizer and these parameters",
+        hint="Load it into the optimizer (name and hyperparameters) and network it was saved from.",
+    )

@@ -531,7 +531,7 @@ def test_state_from_arrays_names_every_mismatch():
     arrays["extra"] = np.zeros(1)
     arrays["inner_state/0/mom/block/kernel"] = np.zeros((3, 2), np.float32)
     arrays["count"] = arrays["count"].astype(np.float32)
-    with pytest.raises(ValueError, match=r"does not fit this optimizer") as info:
+    with pytest.raises(ValueError, match=r"do not fit this optimizer and these parameters") as info:
         optimizer.state_from_arrays(template, arrays)
     for part in (
         r"missing 'inner_state/0/mom/w'",
