@@ -8,8 +8,7 @@ crash or a full disk never leaves a half-written file under the real name. Readi
 
 Examples:
     >>> import os, tempfile
-    >>> import jax
-import numpy as np
+    >>> import numpy as np
     >>> path = os.path.join(tempfile.mkdtemp(), "w.npz")
     >>> save_arrays(path, {"dense0_weight": np.ones((2, 1), np.float32)})
     >>> {k: v.shape for k, v in load_arrays(path).items()}
