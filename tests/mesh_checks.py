@@ -168,15 +168,24 @@ def test_module_fit_score_predict_and_evaluate():
     np.testing.assert_allclose(pred8, pred1, rtol=1e-5, atol=1e-6)
 
 
-def test_compiled_step_all_reduces():
-    """The compiled epoch keeps the batch split: XLA inserts a collective for the gradients."""
+def test_compiled_epoch_all_reduces(monkeypatch):
+    """The compiled epoch keeps each batch split: XLA adds the all-reduce of the gradients."""
+    from dstraight import _programs
+
+    calls = []
+    real = _programs.train_rows
+
+    def spy(*args):
+        calls.append(args)
+        return real(*args)
+
+    monkeypatch.setattr(_programs, "train_rows", spy)
     mesh = dstraight.data_parallel()
     X, y = problem()
-    xs = jax.device_put(X[:32], NamedSharding(mesh, PartitionSpec("data")))
-    w = jax.device_put(jnp.zeros((D, K)), NamedSharding(mesh, PartitionSpec()))
-
-    def grad(w, x):
-        return jax.grad(lambda w: jnp.sum((x @ w) ** 2))(w)
-
-    hlo = jax.jit(grad).lower(w, xs).compile().as_text()
-    assert "all-reduce" in hlo
+    net = make_net(mesh)
+    loader = data.DataLoader(data.ArrayDataset(X, y), 32, device=mesh)
+    Trainer(net, "sgd", {"learning_rate": 0.1}).fit_epoch(net, loss.SoftmaxCrossEntropyLoss(),
+                                                          loader)
+    rows = calls[0][5]  # the table of the full batches, split along the batch axis
+    assert rows.sharding.is_equivalent_to(NamedSharding(mesh, PartitionSpec(None, "data")), 2)
+    assert "all-reduce" in real.lower(*calls[0]).compile().as_text()
