@@ -137,10 +137,10 @@ def test_fused_step_and_step_on_mesh():
         # and the explicit loop: gradients of net.apply, then trainer.step
         loss_fn = loss.SoftmaxCrossEntropyLoss()
 
-        @jax.jit
-        def grads_of(params, xb, yb):
-            return jax.grad(lambda p: loss_fn(net.apply(p, xb), yb).sum())(params)
+        def objective(params, xb, yb, net=net, loss_fn=loss_fn):
+            return loss_fn(net.apply(params, xb), yb).sum()
 
+        grads_of = jax.jit(jax.grad(objective))
         for xb, yb in loader:
             trainer.step(grads_of(net.params, xb, yb), xb.shape[0])
         results.append(params_of(net))

@@ -200,7 +200,8 @@ class Placement:
         if batch_size % n:
             raise ValueError(
                 f"{owner}: batch_size={batch_size} cannot be split evenly over the {n} devices "
-                f"of the mesh; use a multiple of {n}, e.g. batch_size={n * max(1, batch_size // n)}."
+                f"of the mesh; use a multiple of {n}, e.g. "
+                f"batch_size={n * max(1, batch_size // n)}."
             )
         self.replicated = NamedSharding(self.mesh, PartitionSpec())
         self.split = NamedSharding(self.mesh, PartitionSpec(None, tuple(self.mesh.axis_names)))
