@@ -98,6 +98,11 @@ def test_loader_batches_are_split():
     assert [s.data.shape for s in xb.addressable_shards] == [(4, D)] * 8
     np.testing.assert_array_equal(np.asarray(xb), X[:32])
     np.testing.assert_array_equal(np.asarray(batches[-1][1]), y[192:])  # short, replicated
+    # long epochs too (their batches are otherwise gathered a chunk at a time)
+    many = data.DataLoader(data.ArrayDataset(np.zeros((8 * 70, 2)), np.arange(8 * 70)), 8,
+                           device=mesh)
+    assert all(len(yb.sharding.device_set) == 8 for _, yb in many)
+    assert [yb.tolist() for _, yb in many][-1] == list(range(8 * 69, 8 * 70))
     it = data.NDArrayIter(X, y, batch_size=40, device=mesh)
     batch = next(iter(it))
     assert [s.data.shape for s in batch.data[0].addressable_shards] == [(5, D)] * 8

@@ -362,7 +362,8 @@ def iter_full_batches(
     """Yield the batch (a tuple with one array per source) for each row of ``full``."""
     num_batches, batch_size = full.shape
     rows = chunk_rows(arrays, num_batches, batch_size)
-    if rows == 1:
+    # On a mesh, batch by batch: iterating over a chunk would hand out its rows on one device.
+    if rows == 1 or len(full.sharding.device_set) > 1:
         for i in range(num_batches):
             yield _gather_row(arrays, full, i)
         return
