@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 HERE = Path(__file__).parent
-TIMEOUT = 300  # seconds; generous for a loaded 2-core machine
+TIMEOUT = 900  # seconds; generous: a 2-core machine shared with other jobs needs minutes
 
 
 def _env(devices: int) -> dict[str, str]:
