@@ -2,7 +2,8 @@
 
 Each case trains a warm-up epoch (which includes compilation), then at least five timed epochs; the
 table reports the median epoch, samples per second, and ratios to the hand-written JAX reference (c)
-and to PyTorch (d) measured in the same run. Then LeNet-5 on Fashion-MNIST (``bench/lenet.py``):
+and to PyTorch (d) measured in the same run. Then the mesh case (``bench/mesh.py``, 8 simulated
+CPU devices in a process of its own), then LeNet-5 on Fashion-MNIST (``bench/lenet.py``):
 the convolution lowerings against PyTorch, timed in turns. Results go to
 ``bench/results/<machine>.json``.
 Nothing here is asserted: the test suite never times anything.
@@ -17,6 +18,8 @@ import os
 import platform
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from importlib import metadata
@@ -133,6 +136,25 @@ def run_lenet(names: list[str], X: np.ndarray, y: np.ndarray, device, epochs: in
             "pool_impl": resolve_impl("auto", op="pool"), "cases": rows}
 
 
+def run_mesh(epochs: int, devices: int = 8) -> dict | None:
+    """The mesh case (bench/mesh.py), in a process of its own (JAX fixes its device count)."""
+    command = [sys.executable, "-m", "bench.mesh", "--devices", str(devices),
+               "--epochs", str(epochs)]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=1800,
+                              cwd=Path(__file__).resolve().parent.parent, check=True)
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as err:
+        print(f"\nmesh case failed: {err}")
+        return None
+    row = json.loads(done.stdout.strip().splitlines()[-1])
+    kind = "simulated CPU devices sharing the cores" if row["simulated"] else row["platform"]
+    print(f"\n{row['problem']} on a mesh of {row['devices']} {kind}: epoch "
+          f"{row['cases']['gluon_mesh']['epoch_s'] * 1e3:.1f} ms against "
+          f"{row['cases']['gluon_one_device']['epoch_s'] * 1e3:.1f} ms on one device "
+          f"({row['ratio_mesh_to_one']:.2f}x the time)")
+    return row
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=5, help="timed epochs per case (>= 5)")
@@ -140,6 +162,8 @@ def main() -> None:
     parser.add_argument("--cases", default=",".join(CASES), help="comma-separated subset")
     parser.add_argument("--lenet-cases", default=",".join(LENET_CASES),
                         help="comma-separated subset of the LeNet cases ('' skips them)")
+    parser.add_argument("--skip-mesh", action="store_true",
+                        help="skip the mesh case (8 simulated CPU devices, in a subprocess)")
     args = parser.parse_args()
 
     device = jax.devices()[0]
@@ -185,6 +209,8 @@ def main() -> None:
         lenet_names = [c for c in lenet_names if c != "lenet_torch"]
     if lenet_names:
         report["lenet"] = run_lenet(lenet_names, X, y, device, max(args.epochs, 5))
+    if not args.skip_mesh:
+        report["mesh"] = run_mesh(max(args.epochs, 5))
     report["loading"] = time_loading()
     print(f"\nFashion-MNIST train split into arrays: first {report['loading']['first_s']:.3f} s, "
           f"cached {report['loading']['cached_s']:.3f} s")

@@ -12,6 +12,8 @@ short batch is dropped everywhere, so that no case pays for an extra compilation
 - ``plain_loop``: the book's explicit loop, ``jax.jit(jax.value_and_grad(...))`` of
   ``net.apply`` and ``trainer.step(grads, batch_size)`` per batch: two compiled calls per step.
 - ``module``: ``Module.fit`` on an ``NDArrayIter`` (b).
+- ``gluon_mesh`` (``bench/mesh.py``, not in ``CASES``): (a) on a mesh of all devices, against (a)
+  on one device of the same process.
 - ``torch``: an idiomatic PyTorch eager loop over the same data (d), when torch is installed.
 """
 
@@ -213,6 +215,18 @@ def make_torch(problem: Problem, device: jax.Device) -> EpochFn:
         return float(total / steps)
 
     return run_epoch
+
+
+def make_gluon_mesh(problem: Problem, device: jax.Device) -> EpochFn:
+    """(a) on a data-parallel mesh of every device: ``device=dstraight.data_parallel()``.
+
+    ``device`` is ignored: the mesh spans ``jax.devices()``. Run by ``bench/mesh.py`` in a process
+    of its own, where the CPU can be split into simulated devices (they share its cores, so the
+    ratio to one device measures the cost of the collectives and of the split, not a speed-up).
+    """
+    net, trainer, loader = _gluon_net(problem, dstraight.data_parallel())
+    loss_fn = dstraight_loss(problem)
+    return lambda: float(trainer.fit_epoch(net, loss_fn, loader))
 
 
 CASES: dict[str, Callable[[Problem, jax.Device], EpochFn]] = {

@@ -21,7 +21,7 @@ from . import (
     parameter_dict,
     viz,
 )
-from .device import cpu, gpu, num_gpus, try_gpu
+from .device import cpu, data_parallel, gpu, num_gpus, try_gpu
 from .module import Module
 from .trainer import Trainer
 
@@ -36,6 +36,7 @@ __all__ = [
     "checkpoint",
     "cpu",
     "data",
+    "data_parallel",
     "gpu",
     "init",
     "loss",

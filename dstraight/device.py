@@ -1,8 +1,11 @@
-"""Devices by gluon's names: ``cpu()``, ``gpu(i)``, ``try_gpu()`` and ``num_gpus()``.
+"""Devices by gluon's names: ``cpu()``, ``gpu(i)``, ``try_gpu()`` and ``num_gpus()``, and
+``data_parallel()``, a mesh of several devices.
 
-They return ``jax.Device`` objects, which is what ``jax.device_put``,
-``Block.initialize(device=...)`` and ``DataLoader(device=...)`` accept. Nothing here
-changes JAX's default device.
+The first four return ``jax.Device`` objects, which is what ``jax.device_put``,
+``Block.initialize(device=...)`` and ``DataLoader(device=...)`` accept. ``data_parallel()``
+returns a ``jax.sharding.Mesh``, which the same ``device=`` arguments accept too: parameters are
+then replicated on every device of the mesh and each batch is split along its first axis.
+Nothing here changes JAX's default device.
 
 Examples:
     >>> from dstraight import cpu, try_gpu
@@ -15,10 +18,13 @@ Examples:
 from __future__ import annotations
 
 import operator
+from collections.abc import Sequence
 
 import jax
+import numpy as np
+from jax.sharding import Mesh
 
-__all__ = ["cpu", "gpu", "try_gpu", "num_gpus"]
+__all__ = ["cpu", "gpu", "try_gpu", "num_gpus", "data_parallel"]
 
 
 def _index(i: object) -> int:
@@ -122,3 +128,37 @@ def try_gpu(i: int = 0) -> jax.Device:
     i = _index(i)
     devices = _devices("gpu")
     return devices[i] if i < len(devices) else cpu()
+
+
+def data_parallel(devices: Sequence[jax.Device] | None = None, axis: str = "data") -> Mesh:
+    """A one-axis ``jax.sharding.Mesh`` for data-parallel training.
+
+    Pass it as ``device=`` to ``net.initialize`` (the parameters are replicated on every device)
+    and to ``DataLoader``/``NDArrayIter`` (every batch is split along its first axis, one equal
+    part per device). Compiled steps then run on all devices at once, and XLA inserts the
+    all-reduce that sums the gradients.
+
+    Args:
+        devices: the devices, in order; None means all of them (``jax.devices()``, which in a
+            multi-process run spans every process).
+        axis: the name of the mesh axis.
+
+    Raises:
+        ValueError: if ``devices`` is empty or names a device twice.
+
+    Examples:
+        >>> mesh = data_parallel()
+        >>> mesh.axis_names, mesh.size == len(jax.devices())
+        (('data',), True)
+    """
+    devices = list(jax.devices() if devices is None else devices)
+    if not devices:
+        raise ValueError("data_parallel needs at least one device, got an empty list.")
+    for d in devices:
+        if not isinstance(d, jax.Device):
+            raise TypeError(f"data_parallel: expected jax.Device objects, got {d!r}.")
+    if len(set(devices)) != len(devices):
+        raise ValueError(f"data_parallel: a device appears twice in {devices}.")
+    if not isinstance(axis, str) or not axis:
+        raise TypeError(f"data_parallel: axis must be a non-empty string, got {axis!r}.")
+    return Mesh(np.array(devices, dtype=object), (axis,))

@@ -97,7 +97,8 @@ class Module:
         data_names: the data names; they must match the iterator's (``NDArrayIter(data_name=)``).
         label_names: the label names; they must match the iterator's
             (``NDArrayIter(label_name=)``). ``None`` for a module that only predicts.
-        device: where :meth:`fit` initializes the parameters (``None``: JAX's default device).
+        device: where :meth:`fit` initializes the parameters (``None``: JAX's default device; a
+            mesh, ``dstraight.data_parallel()``, replicates them on its devices).
 
     MXNet binds inputs to a model by name, so ``Module(label_names=('lin_reg_label',))`` needs an
     iterator built with ``label_name='lin_reg_label'``; a mismatch raises a ``ValueError`` that

@@ -27,6 +27,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from . import init as _init
 from .binding import current_binding, structure_changed
@@ -76,13 +77,36 @@ def compatible(known: Shape, shape: Sequence[int]) -> bool:
     return all(k is None or k == d for k, d in zip(known, shape, strict=True))
 
 
-def check_device(device: Any) -> jax.Device | None:
-    if device is None or isinstance(device, jax.Device):
+def check_device(device: Any) -> jax.Device | jax.sharding.Sharding | None:
+    """A device, or a mesh as the sharding that replicates a value on all its devices."""
+    if device is None or isinstance(device, jax.Device | jax.sharding.Sharding):
         return device
+    if isinstance(device, jax.sharding.Mesh):
+        return jax.sharding.NamedSharding(device, jax.sharding.PartitionSpec())
     raise TypeError(
-        f"device must be a jax.Device such as dstraight.cpu() or dstraight.gpu(0), or None for "
-        f"JAX's default device; got {device!r} of type {type(device).__name__}."
+        f"device must be a jax.Device such as dstraight.cpu() or dstraight.gpu(0), a mesh "
+        f"(dstraight.data_parallel()), or None for JAX's default device; got {device!r} of type "
+        f"{type(device).__name__}."
     )
+
+
+def placed_on(data: jax.Array, device: Any) -> bool:
+    """Whether ``data`` already lives where ``device`` (a device or a sharding) puts values."""
+    if isinstance(device, jax.Device):
+        return data.devices() == {device}
+    return data.sharding == device or data.sharding.is_equivalent_to(device, data.ndim)
+
+
+def put(value: Any, device: Any) -> jax.Array:
+    """``value`` placed on ``device`` (a device or a sharding, possibly spanning processes).
+
+    A sharding with devices of other processes is filled from this process's copy of the value,
+    which every process must hold alike (parameters drawn from the same key are).
+    """
+    if isinstance(device, jax.sharding.Sharding) and not device.is_fully_addressable:
+        host = np.asarray(value)
+        return jax.make_array_from_callback(host.shape, device, lambda index: host[index])
+    return jax.device_put(value, device)
 
 
 # --------------------------------------------------------------------------------------------
@@ -230,7 +254,7 @@ class Parameter:
                 f"{value.shape}, expected {self._shape}."
             )
         if self._device is not None:
-            value = jax.device_put(value, self._device)
+            value = put(value, self._device)
         self._data, self._pending = value, None
 
     def infer_shape(self, shape: Sequence[int]) -> None:
@@ -366,7 +390,7 @@ class Parameter:
         already_placed = (
             isinstance(data, jax.Array)
             and data.dtype == self.dtype
-            and (self._device is None or data.devices() == {self._device})
+            and (self._device is None or placed_on(data, self._device))
         )
         value = data if already_placed else jnp.asarray(data, self.dtype)
         if not compatible(self._shape, value.shape):
@@ -375,7 +399,7 @@ class Parameter:
                 f"an array of shape {value.shape}."
             )
         if self._device is not None and not already_placed:
-            value = jax.device_put(value, self._device)
+            value = put(value, self._device)
         if value.shape != self._shape:
             self._shape = value.shape
             structure_changed()
@@ -385,7 +409,7 @@ class Parameter:
         """Moves the value to ``device`` (gluon's ``reset_ctx``)."""
         self._device = check_device(device)
         if self._data is not None:
-            self._data = jax.device_put(self._data, self._device)
+            self._data = put(self._data, self._device)
 
     def zero_grad(self) -> None:
         """A no-op kept for gluon code: gradients are return values here, never stored."""

@@ -157,8 +157,10 @@ class ParameterDict(Mapping[str, Parameter]):
                 ``init.Uniform()``, as in gluon.
             key: ``jax.random`` key or integer seed; each parameter gets its own subkey.
             force_reinit: draw again parameters that were already initialized.
-            device: where the parameters live; ``None`` is JAX's default device.
-            ctx: MXNet's name for ``device``.
+            device: where the parameters live: a ``jax.Device``, or a mesh
+                (``dstraight.data_parallel()``) to replicate them on all its devices; ``None`` is
+                JAX's default device.
+            ctx: MXNet's name for ``device`` (a list of several devices means their mesh).
 
         Examples:
             >>> from dstraight import nn
@@ -171,6 +173,10 @@ class ParameterDict(Mapping[str, Parameter]):
             if device is not None:
                 raise TypeError("Pass device= or MXNet's ctx=, not both.")
             device = ctx[0] if isinstance(ctx, list | tuple) and len(ctx) == 1 else ctx
+            if isinstance(device, list | tuple):  # gluon's ctx=[gpu(0), gpu(1)]: a mesh of them
+                from .device import data_parallel
+
+                device = data_parallel(device)
         default = _init.create(init if init is not None else _init.Uniform())
         key = _init.as_key(key)
         device = check_device(device)

@@ -17,6 +17,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 # Batches are gathered a chunk at a time and the chunk is split into batches: one dispatch per
 # chunk instead of one per batch. Splitting compiles one small kernel per batch of the chunk, so a
@@ -142,10 +143,125 @@ def check_fits_32bit(array: Any, name: str, owner: str) -> None:
 
 
 def check_device(device: Any, owner: str) -> None:
-    if device is not None and not isinstance(device, jax.Device):
+    if device is not None and not isinstance(device, jax.Device | Mesh):
         raise TypeError(
-            f"{owner}: device must be a jax.Device (e.g. dstraight.cpu()) or None, got {device!r}."
+            f"{owner}: device must be a jax.Device (e.g. dstraight.cpu()), a mesh "
+            f"(dstraight.data_parallel()) or None, got {device!r}."
         )
+
+
+def _check_part(value: Any, name: str, owner: str) -> int:
+    if isinstance(value, bool | np.bool_) or not isinstance(value, int | np.integer):
+        raise TypeError(f"{owner}: {name} must be an int, got {value!r}.")
+    return int(value)
+
+
+class Placement:
+    """Where a loader keeps its dataset and its index tables, and which part of a batch it loads.
+
+    - One device (or None, JAX's default): the dataset lives there. With ``num_parts > 1`` the
+      loader takes part ``part_index`` of every batch: the ``batch_size // num_parts``
+      consecutive examples starting at ``part_index * batch_size // num_parts`` (gluon's
+      ``SplitSampler`` idea; the short last batch is split as evenly as possible).
+    - A mesh: the dataset is replicated on every device of the mesh, and the index table of the
+      full batches is split along the batch axis, so the batches gathered from it are split
+      too, each device holding ``batch_size // mesh.size`` consecutive examples of each batch
+      (the short last batch, if any, is replicated). Index tables are drawn on the host. When
+      the mesh spans several processes, every process holds the whole dataset and draws the
+      same tables, and its devices load its contiguous part of every global batch, which
+      ``num_parts``/``part_index`` must name.
+    """
+
+    def __init__(self, device: Any, batch_size: int, num_parts: Any, part_index: Any,
+                 owner: str) -> None:
+        check_device(device, owner)
+        num_parts = jax.process_count() if num_parts is None else num_parts
+        part_index = jax.process_index() if part_index is None else part_index
+        num_parts = _check_part(num_parts, "num_parts", owner)
+        part_index = _check_part(part_index, "part_index", owner)
+        if num_parts < 1 or not 0 <= part_index < num_parts:
+            raise ValueError(
+                f"{owner}: need num_parts >= 1 and 0 <= part_index < num_parts, got "
+                f"num_parts={num_parts}, part_index={part_index}."
+            )
+        self.mesh = device if isinstance(device, Mesh) else None
+        self.device = None if self.mesh is not None else device
+        self.num_parts, self.part_index = num_parts, part_index
+        self.batch_size = batch_size
+        if self.mesh is None:
+            if batch_size % num_parts:
+                raise ValueError(
+                    f"{owner}: batch_size={batch_size} cannot be split into num_parts="
+                    f"{num_parts} equal parts; use a batch size that is a multiple of "
+                    f"{num_parts}."
+                )
+            return
+        n = self.mesh.size
+        if batch_size % n:
+            raise ValueError(
+                f"{owner}: batch_size={batch_size} cannot be split evenly over the {n} devices "
+                f"of the mesh; use a multiple of {n}, e.g. "
+                f"batch_size={n * max(1, batch_size // n)}."
+            )
+        self.replicated = NamedSharding(self.mesh, PartitionSpec())
+        self.split = NamedSharding(self.mesh, PartitionSpec(None, tuple(self.mesh.axis_names)))
+        processes = sorted({d.process_index for d in self.mesh.devices.flat})
+        mine = self._local_columns()
+        lo, hi = part_index * batch_size // num_parts, (part_index + 1) * batch_size // num_parts
+        if num_parts != len(processes) or mine != (lo, hi):
+            raise ValueError(
+                f"{owner}: with a mesh over {len(processes)} process(es), each process loads the "
+                f"examples its devices hold: num_parts must be {len(processes)} and this "
+                f"process's devices must hold examples [{lo}, {hi}) of each batch of "
+                f"{batch_size}, but they hold {mine} (num_parts={num_parts}, "
+                f"part_index={part_index}). Leave num_parts and part_index at their defaults "
+                "and build the mesh from jax.devices()."
+            )
+
+    def _local_columns(self) -> tuple[int, int] | None:
+        spans = sorted({(idx[1].start or 0, idx[1].stop or self.batch_size) for idx in
+                        self.split.addressable_devices_indices_map((1, self.batch_size)).values()})
+        for (_, stop), (start, _) in itertools.pairwise(spans):
+            if stop != start:
+                return None
+        return (spans[0][0], spans[-1][1]) if spans else None
+
+    def _put(self, value: Any, sharding: NamedSharding) -> jax.Array:
+        if sharding.is_fully_addressable:
+            return jax.device_put(value, sharding)
+        host = np.asarray(value)
+        return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
+
+    def data(self, array: Any) -> jax.Array:
+        """A dataset array placed: on the device, or replicated on the mesh."""
+        if self.mesh is None:
+            return jax.device_put(array, self.device)
+        return self._put(array, self.replicated)
+
+    def order(self, words: tuple[int, ...] | None, epoch: int, n: int) -> Any:
+        """The epoch's order (a host array with a mesh, whose tables are placed at the end)."""
+        return epoch_order(words, epoch, n, self.device, host=self.mesh is not None)
+
+    def empty(self) -> Any:
+        return np.zeros((0,), np.int32) if self.mesh is not None else empty_indices(self.device)
+
+    def tables(self, full: Any, rest: Any) -> tuple[jax.Array, jax.Array]:
+        """This loader's ``(full, rest)`` tables, placed, from the epoch's global ones."""
+        if self.mesh is not None:
+            return self._put(full, self.split), self._put(rest, self.replicated)
+        if self.num_parts == 1:
+            return full, rest
+        width = self.batch_size // self.num_parts
+        r, p = rest.shape[0], self.part_index
+        return (full[:, p * width:(p + 1) * width],
+                rest[p * r // self.num_parts:(p + 1) * r // self.num_parts])
+
+
+def concat(a: Any, b: Any) -> Any:
+    """Two index streams end to end (on the host when both are host arrays)."""
+    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
+        return np.concatenate([a, b])
+    return jnp.concatenate([a, b])
 
 
 def seed_words(seed: Any, owner: str) -> tuple[int, ...]:
@@ -171,19 +287,20 @@ def seed_words(seed: Any, owner: str) -> tuple[int, ...]:
     return tuple(int(w) for w in np.asarray(jax.random.key_data(key)).ravel())
 
 
-def epoch_order(words: tuple[int, ...] | None, epoch: int, n: int, device: Any) -> jax.Array:
+def epoch_order(words: tuple[int, ...] | None, epoch: int, n: int, device: Any,
+                host: bool = False) -> Any:
     """The order of the examples in ``epoch``: a fresh permutation per epoch, or ``arange``.
 
     The permutation is drawn on the host from the key's words and the epoch number (a few
     milliseconds even for 60,000 examples, where ``jax.random.permutation`` costs seconds of
-    compilation on a small CPU) and sent to the device once per epoch.
+    compilation on a small CPU) and sent to the device once per epoch (``host``: kept on the host).
     """
     if words is None:
         order = np.arange(n, dtype=np.int32)
     else:
         rng = np.random.default_rng(np.random.SeedSequence([*words, epoch]))
         order = rng.permutation(n).astype(np.int32)
-    return jax.device_put(order, device)
+    return order if host else jax.device_put(order, device)
 
 
 def empty_indices(device: Any) -> jax.Array:
@@ -245,7 +362,8 @@ def iter_full_batches(
     """Yield the batch (a tuple with one array per source) for each row of ``full``."""
     num_batches, batch_size = full.shape
     rows = chunk_rows(arrays, num_batches, batch_size)
-    if rows == 1:
+    # On a mesh, batch by batch: iterating over a chunk would hand out its rows on one device.
+    if rows == 1 or len(full.sharding.device_set) > 1:
         for i in range(num_batches):
             yield _gather_row(arrays, full, i)
         return

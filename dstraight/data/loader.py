@@ -7,17 +7,15 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from ._batching import (
+    Placement,
     check_batch_size,
-    check_device,
     check_fits_32bit,
     check_not_always_empty,
     check_shuffle,
-    empty_indices,
-    epoch_order,
+    concat,
     gather,
     iter_full_batches,
     seed_words,
@@ -176,7 +174,15 @@ class DataLoader:
         seed: int or ``jax.random`` key for shuffling (``seed=0`` and ``jax.random.key(0)`` are the
             same). Epoch ``e``'s order is drawn from the key and ``e`` alone, so the same seed
             gives the same sequence of epochs.
-        device: where to keep the data (a ``jax.Device``); None means JAX's default device.
+        device: where to keep the data: a ``jax.Device``, None (JAX's default device), or a
+            mesh (``dstraight.data_parallel()``): the dataset is then replicated on its devices
+            and every full batch is split along its first axis over them (``batch_size`` must
+            be a multiple of the number of devices; a short last batch is replicated).
+        num_parts, part_index: load only part ``part_index`` of ``num_parts`` equal, contiguous
+            parts of every batch; ``batch_size`` stays the size of the whole (global) batch.
+            The defaults, ``jax.process_count()`` and ``jax.process_index()``, give each process
+            of a multi-process run its own part (one process: the whole batch). With a mesh the
+            parts are those the process's devices hold, so the defaults are the only valid values.
 
     Iterating yields ``(data, label)`` tuples of JAX arrays (a single array for single-array
     datasets). ``len(loader)`` is the number of batches in the next epoch.
@@ -202,7 +208,9 @@ class DataLoader:
         shuffle: bool = False,
         last_batch: str = "keep",
         seed: Any = 0,
-        device: jax.Device | None = None,
+        device: Any = None,
+        num_parts: int | None = None,
+        part_index: int | None = None,
     ) -> None:
         self.batch_size = check_batch_size(batch_size, "DataLoader")
         if last_batch not in _MODES:
@@ -211,7 +219,8 @@ class DataLoader:
                 f"DataLoader: last_batch must be one of {', '.join(map(repr, _MODES))}, got "
                 f"{last_batch!r}{hint if last_batch == 'roll_over' else ''}."
             )
-        check_device(device, "DataLoader")
+        self._placement = Placement(device, self.batch_size, num_parts, part_index, "DataLoader")
+        self.num_parts, self.part_index = self._placement.num_parts, self._placement.part_index
         self.shuffle = check_shuffle(shuffle, "DataLoader")
         self.last_batch = last_batch
         self.device = device
@@ -231,10 +240,10 @@ class DataLoader:
             role = "label" if i == len(host_arrays) - 1 and i > 0 else "data"
             check_fits_32bit(a, f"field {i} of the dataset ({role})", "DataLoader")
         check_not_always_empty(lengths[0], self.batch_size, last_batch == "discard", "DataLoader")
-        self._arrays: tuple[jax.Array, ...] = tuple(jax.device_put(a, device) for a in host_arrays)
+        self._arrays: tuple[jax.Array, ...] = tuple(self._placement.data(a) for a in host_arrays)
         self.num_examples: int = lengths[0]
         self._epoch = 0
-        self._leftover = empty_indices(device)
+        self._leftover = self._placement.empty()
 
     @property
     def arrays(self) -> tuple[jax.Array, ...]:
@@ -278,19 +287,17 @@ class DataLoader:
             >>> full.tolist(), rest.tolist()
             ([[0, 1], [2, 3]], [4])
         """
-        order = epoch_order(
-            self._seed_words if self.shuffle else None, self._epoch, self.num_examples, self.device
+        order = self._placement.order(
+            self._seed_words if self.shuffle else None, self._epoch, self.num_examples
         )
         self._epoch += 1
         stream = order
         if self.last_batch == "rollover" and self._leftover.shape[0]:
-            stream = jnp.concatenate([self._leftover, order])
+            stream = concat(self._leftover, order)
         full, tail, _ = split_epoch(stream, self.batch_size, "split")
-        if self.last_batch == "keep":
-            return full, tail
         if self.last_batch == "rollover":
             self._leftover = tail
-        return full, tail[:0]
+        return self._placement.tables(full, tail if self.last_batch == "keep" else tail[:0])
 
     def __iter__(self) -> Iterator[Any]:
         full, rest = self.epoch_indices()

@@ -11,13 +11,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._batching import (
+    Placement,
     check_batch_size,
-    check_device,
     check_fits_32bit,
     check_not_always_empty,
     check_shuffle,
-    empty_indices,
-    epoch_order,
+    concat,
     iter_full_batches,
     seed_words,
     split_epoch,
@@ -144,7 +143,8 @@ def _to_array(value: Any, name: str, what: str) -> np.ndarray | jax.Array:
         ) from None
 
 
-def _named_arrays(value: Any, default_name: str, what: str, device: Any) -> list[tuple[str, Any]]:
+def _named_arrays(value: Any, default_name: str, what: str,
+                  placement: Placement) -> list[tuple[str, Any]]:
     if isinstance(value, dict):
         items = [(str(k), v) for k, v in value.items()]
     elif (
@@ -186,7 +186,7 @@ def _named_arrays(value: Any, default_name: str, what: str, device: Any) -> list
                 f"NDArrayIter: {what} {name!r} must hold numbers, got dtype {arr.dtype}."
             )
         check_fits_32bit(arr, f"{what} {name!r}", "NDArrayIter")
-        named.append((name, jax.device_put(arr, device)))
+        named.append((name, placement.data(arr)))
     return named
 
 
@@ -213,7 +213,13 @@ class NDArrayIter:
         last_batch_handle: ``'pad'``, ``'discard'`` or ``'roll_over'``.
         data_name, label_name: the names ``provide_data``/``provide_label`` report.
         seed: int or ``jax.random`` key for shuffling.
-        device: where to keep the data (a ``jax.Device``); None means JAX's default device.
+        device: where to keep the data: a ``jax.Device``, None (JAX's default device), or a
+            mesh (``dstraight.data_parallel()``), which replicates the data on its devices and
+            splits every batch along its first axis over them (``batch_size`` must be a
+            multiple of the number of devices).
+        num_parts, part_index: load only part ``part_index`` of ``num_parts`` equal, contiguous
+            parts of every batch (``batch_size`` stays the global batch size); the defaults are
+            ``jax.process_count()`` and ``jax.process_index()``. See ``DataLoader``.
 
     Fast-path protocol (for compiling whole epochs): ``arrays`` (data arrays, then label arrays),
     ``batch_size``, ``epoch_indices()`` and ``last_pad``.
@@ -242,7 +248,9 @@ class NDArrayIter:
         data_name: str = "data",
         label_name: str = "softmax_label",
         seed: Any = 0,
-        device: jax.Device | None = None,
+        device: Any = None,
+        num_parts: int | None = None,
+        part_index: int | None = None,
     ) -> None:
         self.batch_size = check_batch_size(batch_size, "NDArrayIter")
         if last_batch_handle not in _MODES:
@@ -253,7 +261,9 @@ class NDArrayIter:
                 f"NDArrayIter: last_batch_handle must be one of {', '.join(map(repr, _MODES))}, "
                 f"got {last_batch_handle!r}{hint}."
             )
-        check_device(device, "NDArrayIter")
+        placement = Placement(device, self.batch_size, num_parts, part_index, "NDArrayIter")
+        self._placement = placement
+        self.num_parts, self.part_index = placement.num_parts, placement.part_index
         if data is None:
             raise TypeError("NDArrayIter: data is required (an array, list or dict of arrays).")
         if isinstance(data, list | tuple) and not data:
@@ -267,10 +277,10 @@ class NDArrayIter:
         self.label_name = label_name
         self.device = device
         self._seed_words = seed_words(seed, "NDArrayIter")
-        self._data = _named_arrays(data, data_name, "data", device)
+        self._data = _named_arrays(data, data_name, "data", placement)
         # As in MXNet, an empty list (or dict) of labels means unlabelled data, like None.
         no_label = label is None or _is_empty_collection(label)
-        self._label = [] if no_label else _named_arrays(label, label_name, "label", device)
+        self._label = [] if no_label else _named_arrays(label, label_name, "label", placement)
         lengths = {name: a.shape[0] for name, a in self._data + self._label}
         if len(set(lengths.values())) != 1:
             shapes = ", ".join(f"{n} {tuple(a.shape)}" for n, a in self._data + self._label)
@@ -296,7 +306,7 @@ class NDArrayIter:
         ]
         self._num_data_sources = len(self._data)
         self._epoch = 0
-        self._leftover = empty_indices(device)
+        self._leftover = placement.empty()
         self._start_epoch_state()
 
     # -- state --------------------------------------------------------------------------------
@@ -311,16 +321,26 @@ class NDArrayIter:
 
     def _ensure_epoch(self) -> jax.Array:
         if self._full is None:
-            order = epoch_order(
-                self._seed_words if self.shuffle else None, self._epoch, self.num_data, self.device
+            order = self._placement.order(
+                self._seed_words if self.shuffle else None, self._epoch, self.num_data
             )
             if self._leftover.shape[0]:
-                order = jnp.concatenate([self._leftover, order])
+                order = concat(self._leftover, order)
             self._leftover = self._leftover[:0]
             mode = "pad" if self.last_batch_handle == "pad" else "split"
-            self._full, tail, _ = split_epoch(order, self.batch_size, mode)
+            full, tail, _ = split_epoch(order, self.batch_size, mode)
+            if self._placement.mesh is not None:
+                self._host_full = full  # the global table, kept on the host
+            self._full, _ = self._placement.tables(full, tail[:0])
             self._tail = tail if self.last_batch_handle == "roll_over" else tail[:0]
         return self._full
+
+    def _remaining(self, full: jax.Array, start: int) -> jax.Array:
+        # With a mesh the rows are cut from the host table and placed again: slicing a table
+        # that spans the devices of several processes would be a computation of its own.
+        if self._placement.mesh is None or self._host_full is None:
+            return full[start:]
+        return self._placement.tables(self._host_full[start:], self._host_full[:0, 0])[0]
 
     def reset(self) -> None:
         """Begin the next epoch (reshuffling when ``shuffle``).
@@ -355,7 +375,7 @@ class NDArrayIter:
             raise StopIteration
         full = self._ensure_epoch()
         if self._batches is None:
-            self._batches = iter_full_batches(self._arrays, full[self._cursor :])
+            self._batches = iter_full_batches(self._arrays, self._remaining(full, self._cursor))
         try:
             arrays = next(self._batches)
         except StopIteration:
@@ -433,7 +453,7 @@ class NDArrayIter:
             ([[0, 1], [2, 3], [4, 0]], (0,), 1)
         """
         full = self._ensure_epoch()
-        remaining = full[self._cursor :] if not self._exhausted else full[full.shape[0] :]
+        remaining = self._remaining(full, self._cursor if not self._exhausted else full.shape[0])
         self._cursor = full.shape[0]
         self._batches = None
         self._exhausted = True

@@ -31,7 +31,7 @@ import jax.numpy as jnp
 from .. import autograd
 from .. import init as _init
 from ..binding import Binding, bind, current_binding, structure_changed, structure_epoch
-from ..parameter import Parameter
+from ..parameter import Parameter, put
 from ..parameter_dict import ParameterDict, Params, flatten_tree, match, nest
 from .functional import F
 from .naming import new_name, scope_stack
@@ -437,8 +437,11 @@ class Block(metaclass=_BlockMeta):
         device = next((p._device for p in structure.params if p._device is not None), None)
         placed = []
         for x in inputs:
-            if isinstance(x, jax.Array | int | float) or hasattr(x, "__array__"):
-                x = jnp.asarray(x) if device is None else jax.device_put(x, device)
+            if isinstance(x, jax.Array) and isinstance(device, jax.sharding.Sharding) and (
+                    x.sharding.device_set == device.device_set):
+                pass  # already on the mesh (a batch split over its devices stays split)
+            elif isinstance(x, jax.Array | int | float) or hasattr(x, "__array__"):
+                x = jnp.asarray(x) if device is None else put(x, device)
             placed.append(x)
         return tuple(placed)
 
