@@ -282,7 +282,8 @@ def _scaled_updates(tx: Any, mults: tuple[float, ...]) -> optax.GradientTransfor
         leaves, treedef = jax.tree.flatten(updates)
         if len(leaves) != len(mults):
             raise ValueError(f"{len(mults)} lr_mult values for {len(leaves)} parameters.")
-        return jax.tree.unflatten(treedef, [m * u for m, u in zip(mults, leaves)]), state
+        scaled = [m * u for m, u in zip(mults, leaves, strict=True)]
+        return jax.tree.unflatten(treedef, scaled), state
 
     return optax.GradientTransformation(tx.init, update)
 

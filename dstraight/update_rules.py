@@ -38,7 +38,8 @@ def _per_leaf(fn: Callable, mults: tuple | None, tree: Any, *rest: Any) -> Any:
             "give one per parameter, in the order of jax.tree.leaves(params)."
         )
     others = [treedef.flatten_up_to(r) for r in rest]
-    out = [fn(m, leaf, *(o[i] for o in others)) for i, (m, leaf) in enumerate(zip(mults, leaves))]
+    out = [fn(m, leaf, *(o[i] for o in others))
+           for i, (m, leaf) in enumerate(zip(mults, leaves, strict=True))]
     return jax.tree.unflatten(treedef, out)
 
 
