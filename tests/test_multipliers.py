@@ -269,3 +269,35 @@ def test_with_multipliers_keeps_the_state_structure():
     tx = opt.with_multipliers((0.5, 1.0), (1.0, 0.0))
     assert opt.with_multipliers((1.0, 1.0), (1.0, 1.0)) is opt.tx
     assert jax.tree.structure(tx.init(params)) == jax.tree.structure(opt.init(params))
+
+
+ALL = [("sgd", {"momentum": 0.9}), ("nag", {"momentum": 0.9}), ("adam", {}), ("adamw", {}),
+       ("adagrad", {}), ("rmsprop", {}), ("rmsprop", {"centered": True}), ("adadelta", {}),
+       ("sgd", {"momentum": 0.0, "clip_gradient": 0.5, "rescale_grad": 2.0})]
+
+
+@pytest.mark.parametrize("name, own", ALL, ids=[f"{n}-{sorted(o)}" for n, o in ALL])
+def test_each_leaf_moves_as_with_its_own_rate_and_decay(name, own):
+    # MXNet's _get_lr/_get_wd: leaf i is updated as by the optimizer with lr * lr_mult[i]
+    # and wd * wd_mult[i]; the rules act leaf by leaf, so one optimizer per leaf is the reference.
+    lr, wd = 0.05, 0.1
+    lr_mults, wd_mults = (0.5, 1.0, 0.0, 2.0), (0.0, 1.0, 1.0, 3.0)
+    rng = np.random.default_rng(1)
+    params = tuple(jnp.asarray(rng.normal(size=(3,)), jnp.float32) for _ in lr_mults)
+    grads = [tuple(jnp.asarray(rng.normal(size=(3,)), jnp.float32) for _ in lr_mults)
+             for _ in range(4)]
+    opt = optimizer.create(name, {"learning_rate": lr, "wd": wd, **own})
+    tx = opt.with_multipliers(lr_mults, wd_mults)
+    state, got = tx.init(params), params
+    for g in grads:
+        updates, state = tx.update(g, state, got)
+        got = optax.apply_updates(got, updates)
+    for i, (lm, wm) in enumerate(zip(lr_mults, wd_mults, strict=True)):
+        one = optimizer.create(name, {"learning_rate": lr * lm, "wd": wd * wm, **own})
+        value = (params[i],)
+        s = one.init(value)
+        for g in grads:
+            updates, s = one.tx.update((g[i],), s, value)
+            value = optax.apply_updates(value, updates)
+        np.testing.assert_allclose(np.asarray(got[i]), np.asarray(value[0]), rtol=1e-5,
+                                   atol=1e-6, err_msg=f"leaf {i}")
