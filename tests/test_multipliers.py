@@ -301,3 +301,25 @@ def test_each_leaf_moves_as_with_its_own_rate_and_decay(name, own):
             value = optax.apply_updates(value, updates)
         np.testing.assert_allclose(np.asarray(got[i]), np.asarray(value[0]), rtol=1e-5,
                                    atol=1e-6, err_msg=f"leaf {i}")
+
+
+@pytest.mark.parametrize("frequent", [None, 2])
+def test_a_batch_end_callback_that_changes_a_multiplier_applies_from_the_next_batch(frequent):
+    # Module.fit runs the epoch batch by batch (a plain callback) or in compiled chunks between
+    # the callback's points (one with `frequent`); either way the next batch sees the change.
+    X, y = _data()
+    net = _net()
+    weight, bias = _weight_bias(net)
+
+    def callback(param):
+        if param.epoch == 0 and param.nbatch == 2:
+            bias.wd_mult, weight.lr_mult = 0.0, 0.5
+
+    if frequent is not None:
+        callback.frequent = frequent
+    model = Module(net, label_names=("lin_reg_label",))
+    model.fit(data.NDArrayIter(X, y, batch_size=BATCH, label_name="lin_reg_label"),
+              optimizer=SGD[0], optimizer_params=SGD[1], num_epoch=EPOCHS,
+              batch_end_callback=callback)
+    _check(net, _reference(SGD, (1.0, 1.0), (1.0, 1.0), X, y,
+                           change=(3, (0.5, 1.0), (1.0, 0.0))))
