@@ -46,22 +46,58 @@ __all__ = ["EpochResult", "Optimizing", "apply_gradients", "evaluate", "predict"
            "StepRunner", "train_epoch"]
 
 
-@dataclasses.dataclass
 class Optimizing:
     """What the engine needs of a trainer: the optimizer and the values it trains.
 
     ``params`` are the trainable :class:`~dstraight.parameter.Parameter` objects in the
     trainer's order; ``opt_state`` is the optax state over the tuple of their values (None until
-    the first update); ``tx_key`` identifies the optimizer's configuration for the caches.
+    the first update). ``tx`` is the transformation for the parameters' *current* ``lr_mult``
+    and ``wd_mult``, rebuilt by ``build(lr_mults, wd_mults)`` whenever they change, and
+    ``tx_key`` identifies it (the optimizer's configuration plus the multipliers) for the
+    caches: every compiled path reads ``tx``/``tx_key`` when it builds or runs a step, so a
+    change of a multiplier takes effect at the next step.
     """
 
-    tx: Any
-    tx_key: Any
-    params: tuple
-    opt_state: Any = None
+    def __init__(self, tx: Any, tx_key: Any, params: tuple, opt_state: Any = None,
+                 build: Callable[[tuple, tuple], Any] | None = None):
+        self.params = tuple(params)
+        self.opt_state = opt_state
+        self._base_tx, self._base_key, self._build = tx, tx_key, build
+        self._mults: tuple | None = None
+        self._refresh()
 
-    def __post_init__(self) -> None:
-        self.static_tx = P.Static(self.tx, self.tx_key)
+    def multipliers(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """The ``(lr_mult, wd_mult)`` values of the parameters, in their order."""
+        return (tuple(p.lr_mult for p in self.params), tuple(p.wd_mult for p in self.params))
+
+    def _refresh(self) -> None:
+        mults = self.multipliers()
+        if mults == self._mults:
+            return
+        default = all(m == 1.0 for group in mults for m in group)
+        if default or self._build is None:
+            if not default:
+                raise ValueError("lr_mult and wd_mult need a trainer's optimizer to apply them.")
+            tx, key = self._base_tx, self._base_key
+        else:
+            tx, key = self._build(*mults), (self._base_key, "multipliers", mults)
+        self._mults, self._tx, self._tx_key = mults, tx, key
+        self._static = P.Static(tx, key)
+
+    @property
+    def tx(self) -> Any:
+        self._refresh()
+        return self._tx
+
+    @property
+    def tx_key(self) -> Any:
+        self._refresh()
+        return self._tx_key
+
+    @property
+    def static_tx(self) -> Any:
+        self._refresh()
+        return self._static
 
     def values(self) -> tuple:
         return tuple(p.stored() for p in self.params)
@@ -173,6 +209,7 @@ def _train_device_epoch(net, loss_fn, data, opt, metrics, points, on_point) -> E
             start = end
         if stop is not None:
             carry = _report(net, opt, metrics, carry, on_point, stop)
+            spec = _current(spec, net, loss_fn, metrics, opt)  # a callback may change lr_mult
     if rest.shape[0]:
         carry = P.train_rows(spec, frozen, carry, arrays, n_data, rest[None],
                              jax.random.fold_in(key, chunk))
@@ -181,6 +218,14 @@ def _train_device_epoch(net, loss_fn, data, opt, metrics, points, on_point) -> E
     _commit(net, opt, carry)
     loss_sum, count, bad = _deliver_acc(metrics, carry[3])
     return EpochResult(loss_sum, count, bad, total)
+
+
+def _current(spec: Any, net: Block, loss_fn: Callable, metrics: Sequence[Any],
+             opt: Optimizing) -> Any:
+    """``spec``, or a new one if the optimizer changed (a parameter's multiplier was set)."""
+    if spec.tx.key is opt.tx_key:
+        return spec
+    return P.make_spec(net, loss_fn, metrics, opt.tx, opt.tx_key, opt.params)
 
 
 def _report(net, opt, metrics, carry, on_point, nbatch) -> tuple:
@@ -231,6 +276,7 @@ def _train_iterated(net, loss_fn, data, opt, metrics, on_batch, rows=None) -> Ep
         if on_batch is not None:
             carry = _report(net, opt, [m for m in metrics if m not in eager], carry,
                             lambda nb: on_batch(nb), steps - 1)
+            spec = _current(spec, net, loss_fn, compiled, opt)
     if carry is None:
         raise ValueError(
             "The loader yielded no batch. An MXNet-style iterator that was consumed must be "
@@ -265,7 +311,7 @@ class StepRunner:
         """Trains on one batch; returns the mean loss as a device scalar."""
         net = self.net
         structure = net.structure()
-        if self._skey is not structure.key:
+        if self._skey is not structure.key or self._spec.tx.key is not self.opt.tx_key:
             ensure_shapes(net, tuple(jnp.asarray(x) for x in inputs))
             structure = net.structure()
             self._spec = P.make_spec(net, self.loss_fn, (), self.opt.tx, self.opt.tx_key,

@@ -41,6 +41,7 @@ import types
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -159,6 +160,43 @@ class Optimizer:
     learning_rate: float | None = None
     scheduler: Callable[[Any], Any] | None = None
     hyperparams: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    _rate: Any = dataclasses.field(default=None, repr=False)
+
+    def with_multipliers(self, lr_mults: tuple[float, ...],
+                         wd_mults: tuple[float, ...]) -> optax.GradientTransformation:
+        """The transformation with per-parameter multipliers (gluon's ``lr_mult``, ``wd_mult``).
+
+        ``lr_mults[i]`` and ``wd_mults[i]`` belong to the ``i``-th leaf of the parameters, in
+        the order of ``jax.tree.leaves``. As in MXNet's ``Optimizer._get_lr`` and ``_get_wd``,
+        leaf ``i`` is updated with the learning rate ``lr * lr_mults[i]`` (inside the momentum
+        buffer for sgd and nag) and the weight decay ``wd * wd_mults[i]`` (adamw's decoupled
+        decay included). With every multiplier 1.0 this is ``self.tx`` itself. The state has the
+        same structure whatever the multipliers, so it carries over when they change.
+
+        For a transformation given as is (optax's own), ``lr_mult`` scales that parameter's
+        updates; ``wd_mult`` other than 1.0 raises ``ValueError`` (optax holds its own decay:
+        use ``optax.add_decayed_weights(wd, mask=...)``).
+        """
+        lr_mults = tuple(float(m) for m in lr_mults)
+        wd_mults = tuple(float(m) for m in wd_mults)
+        lr_given = None if all(m == 1.0 for m in lr_mults) else lr_mults
+        wd_given = None if all(m == 1.0 for m in wd_mults) else wd_mults
+        if self.name is None:
+            if wd_given is not None:
+                raise ValueError(
+                    "wd_mult other than 1.0 needs a named optimizer such as 'sgd' or 'adam' "
+                    "(their wd is known); an optax transformation holds its own weight decay: "
+                    "use optax.add_decayed_weights(wd, mask=...) instead."
+                )
+            if lr_given is None:
+                return self.tx
+            return _scaled_updates(self.tx, lr_given)
+        if self.hyperparams["wd"] == 0.0:
+            wd_given = None  # no decay to scale
+        if lr_given is None and wd_given is None:
+            return self.tx
+        factory = rule_factory(self.name, self.hyperparams, lr_given, wd_given)
+        return optax.inject_hyperparams(factory)(learning_rate=self._rate)
 
     def init(self, params: Any) -> Any:
         """The initial optimizer state for ``params`` (``self.tx.init(params)``)."""
@@ -236,6 +274,20 @@ class Optimizer:
         return hyperparams
 
 
+def _scaled_updates(tx: Any, mults: tuple[float, ...]) -> optax.GradientTransformation:
+    """``tx`` with each leaf's update multiplied by its multiplier; the state is ``tx``'s."""
+
+    def update(updates, state, params=None):
+        updates, state = tx.update(updates, state, params)
+        leaves, treedef = jax.tree.flatten(updates)
+        if len(leaves) != len(mults):
+            raise ValueError(f"{len(mults)} lr_mult values for {len(leaves)} parameters.")
+        scaled = [m * u for m, u in zip(mults, leaves, strict=True)]
+        return jax.tree.unflatten(treedef, scaled), state
+
+    return optax.GradientTransformation(tx.init, update)
+
+
 def _foreign(tx: Any) -> Optimizer:
     """An Optimizer around a transformation built elsewhere: its rate is read from its state."""
     try:  # injected hyperparameters do not depend on the parameters' shapes
@@ -300,7 +352,7 @@ def create(
         else:
             rate, base = schedule, _as_float(schedule(0))
         tx = optax.inject_hyperparams(rule_factory(name, hp))(learning_rate=rate)
-        return Optimizer(tx, name, base, schedule, types.MappingProxyType(hp))
+        return Optimizer(tx, name, base, schedule, types.MappingProxyType(hp), rate)
     if _as_dict(optimizer_params):
         raise ValueError(
             "optimizer_params only apply to optimizer names such as 'sgd'; an optax "

@@ -21,6 +21,7 @@ Examples:
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -125,6 +126,10 @@ class Parameter:
         kind: ``'param'`` for weights, ``'state'`` for statistics the forward pass updates itself
             (BatchNorm's running mean and variance); state is never trained.
         allow_deferred_init: accepted for gluon compatibility (deferral is always allowed).
+        lr_mult: this parameter's learning rate is the trainer's times ``lr_mult`` (MXNet's
+            rule; 0 freezes it). Honoured by :class:`~dstraight.Trainer` on every path.
+        wd_mult: its weight decay is the optimizer's ``wd`` times ``wd_mult`` (e.g. 0 for no
+            decay on biases). Honoured by :class:`~dstraight.Trainer` on every path.
 
     Examples:
         >>> p = Parameter("b", shape=(2,))
@@ -153,11 +158,43 @@ class Parameter:
         self.init = None if init is None else _init.create(init)
         self.kind = kind
         self.grad_req = "null" if kind == "state" else grad_req
-        self.lr_mult, self.wd_mult = float(lr_mult), float(wd_mult)
+        self.lr_mult, self.wd_mult = lr_mult, wd_mult  # validated by the setters
         self._data: jax.Array | None = None
         # (initializer, key) recorded by initialize() while the shape is still unknown
         self._pending: tuple[Callable[..., jax.Array], jax.Array] | None = None
         self._device: jax.Device | None = None
+
+    @property
+    def lr_mult(self) -> float:
+        """The multiplier of the learning rate for this parameter (a trainer applies it)."""
+        return self._lr_mult
+
+    @lr_mult.setter
+    def lr_mult(self, value: float) -> None:
+        self._lr_mult = self._multiplier(value, "lr_mult")
+
+    @property
+    def wd_mult(self) -> float:
+        """The multiplier of the weight decay for this parameter (a trainer applies it)."""
+        return self._wd_mult
+
+    @wd_mult.setter
+    def wd_mult(self, value: float) -> None:
+        self._wd_mult = self._multiplier(value, "wd_mult")
+
+    def _multiplier(self, value: Any, what: str) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float | np.integer
+                                                     | np.floating):
+            raise ValueError(f"Parameter '{self.name}': {what} must be a number >= 0, got "
+                             f"{value!r}.")
+        value = float(value)
+        if not (math.isfinite(value) and value >= 0.0):
+            raise ValueError(
+                f"Parameter '{self.name}': {what} must be finite and >= 0 (0 turns the "
+                f"{'learning rate' if what == 'lr_mult' else 'weight decay'} off for it), "
+                f"got {value!r}."
+            )
+        return value
 
     @property
     def grad_req(self) -> str:

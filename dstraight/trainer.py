@@ -98,6 +98,15 @@ class Trainer:
         kvstore, compression_params, update_on_kvstore: accepted for gluon code; one process
             needs no key-value store (several devices: see the parallel chapter).
 
+    Each parameter's ``lr_mult`` and ``wd_mult`` are honoured as in MXNet (``_get_lr`` and
+    ``_get_wd``): the parameter is updated with the learning rate ``learning_rate * lr_mult``
+    (inside the momentum buffer for sgd and nag) and the weight decay ``wd * wd_mult`` (adamw's
+    decoupled decay included), in ``step``, ``fused_step``, ``fit_epoch`` and ``Module.fit``
+    alike. They are read at every step: setting ``p.wd_mult = 0`` after training started
+    applies from the next step on (the step is compiled again for the new values). With an
+    optax transformation, ``lr_mult`` scales the parameter's updates and ``wd_mult`` must stay
+    1.0.
+
     Raises:
         ValueError: for an unknown optimizer name or parameter (the message lists the valid
             ones) or an out-of-range value.
@@ -127,7 +136,8 @@ class Trainer:
                       tuple(sorted((k, _hashable(v)) for k, v in self._opt.hyperparams.items())))
         else:
             tx_key = ("id", id(self._opt.tx), self._opt.tx)
-        self._run = _engine.Optimizing(self._opt.tx, tx_key, self._params)
+        self._run = _engine.Optimizing(self._opt.tx, tx_key, self._params,
+                                       build=self._opt.with_multipliers)
         self._bad: jax.Array | None = None  # skipped trainer.step updates, on the device
         self._seen_bad = 0.0
         self._unchecked = 0
@@ -137,8 +147,9 @@ class Trainer:
 
     @property
     def optimizer(self) -> Any:
-        """The optax transformation that computes the updates."""
-        return self._opt.tx
+        """The optax transformation that computes the updates (with the parameters' current
+        ``lr_mult`` and ``wd_mult`` applied)."""
+        return self._run.tx
 
     @property
     def opt_state(self) -> Any:
