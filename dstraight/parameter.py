@@ -113,6 +113,22 @@ def put(value: Any, device: Any) -> jax.Array:
 # --------------------------------------------------------------------------------------------
 
 
+class _Multiplier:
+    """``lr_mult`` / ``wd_mult``: a number >= 0, checked when set; trainers apply it."""
+
+    def __init__(self, doc: str) -> None:
+        self.__doc__ = doc
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name, self.attr = name, "_" + name
+
+    def __get__(self, obj: Any, objtype: type | None = None) -> Any:
+        return self if obj is None else getattr(obj, self.attr)
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        setattr(obj, self.attr, obj._multiplier(value, self.name))
+
+
 class Parameter:
     """A named array whose shape may only be known after the first forward pass.
 
@@ -164,23 +180,8 @@ class Parameter:
         self._pending: tuple[Callable[..., jax.Array], jax.Array] | None = None
         self._device: jax.Device | None = None
 
-    @property
-    def lr_mult(self) -> float:
-        """The multiplier of the learning rate for this parameter (a trainer applies it)."""
-        return self._lr_mult
-
-    @lr_mult.setter
-    def lr_mult(self, value: float) -> None:
-        self._lr_mult = self._multiplier(value, "lr_mult")
-
-    @property
-    def wd_mult(self) -> float:
-        """The multiplier of the weight decay for this parameter (a trainer applies it)."""
-        return self._wd_mult
-
-    @wd_mult.setter
-    def wd_mult(self, value: float) -> None:
-        self._wd_mult = self._multiplier(value, "wd_mult")
+    lr_mult = _Multiplier("The multiplier of the learning rate for this parameter.")
+    wd_mult = _Multiplier("The multiplier of the weight decay for this parameter.")
 
     def _multiplier(self, value: Any, what: str) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float | np.integer
