@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Sequence
+from typing import Any
 
 import jax
 import numpy as np
@@ -162,3 +163,15 @@ def data_parallel(devices: Sequence[jax.Device] | None = None, axis: str = "data
     if not isinstance(axis, str) or not axis:
         raise TypeError(f"data_parallel: axis must be a non-empty string, got {axis!r}.")
     return Mesh(np.array(devices, dtype=object), (axis,))
+
+
+def put(value: Any, device: Any) -> jax.Array:
+    """``value`` placed on ``device`` (a device or a sharding, possibly spanning processes).
+
+    A sharding with devices of other processes is filled from this process's copy of the value,
+    which every process must hold alike (parameters drawn from the same key are).
+    """
+    if isinstance(device, jax.sharding.Sharding) and not device.is_fully_addressable:
+        host = np.asarray(value)
+        return jax.make_array_from_callback(host.shape, device, lambda index: host[index])
+    return jax.device_put(value, device)

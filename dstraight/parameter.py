@@ -32,6 +32,7 @@ import numpy as np
 
 from . import init as _init
 from .binding import current_binding, structure_changed
+from .device import put
 from .init import InitializerLike
 
 __all__ = ["DeferredInitializationError", "Parameter", "check_device", "compatible",
@@ -96,18 +97,6 @@ def placed_on(data: jax.Array, device: Any) -> bool:
     if isinstance(device, jax.Device):
         return data.devices() == {device}
     return data.sharding == device or data.sharding.is_equivalent_to(device, data.ndim)
-
-
-def put(value: Any, device: Any) -> jax.Array:
-    """``value`` placed on ``device`` (a device or a sharding, possibly spanning processes).
-
-    A sharding with devices of other processes is filled from this process's copy of the value,
-    which every process must hold alike (parameters drawn from the same key are).
-    """
-    if isinstance(device, jax.sharding.Sharding) and not device.is_fully_addressable:
-        host = np.asarray(value)
-        return jax.make_array_from_callback(host.shape, device, lambda index: host[index])
-    return jax.device_put(value, device)
 
 
 # --------------------------------------------------------------------------------------------

@@ -19,6 +19,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from ..device import put
+
 # Batches are gathered a chunk at a time and the chunk is split into batches: one dispatch per
 # chunk instead of one per batch. Splitting compiles one small kernel per batch of the chunk, so a
 # chunk is kept short, and short epochs, where the compilation would not pay off, gather batch by
@@ -226,17 +228,11 @@ class Placement:
                 return None
         return (spans[0][0], spans[-1][1]) if spans else None
 
-    def _put(self, value: Any, sharding: NamedSharding) -> jax.Array:
-        if sharding.is_fully_addressable:
-            return jax.device_put(value, sharding)
-        host = np.asarray(value)
-        return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
-
     def data(self, array: Any) -> jax.Array:
         """A dataset array placed: on the device, or replicated on the mesh."""
         if self.mesh is None:
             return jax.device_put(array, self.device)
-        return self._put(array, self.replicated)
+        return put(array, self.replicated)
 
     def order(self, words: tuple[int, ...] | None, epoch: int, n: int) -> Any:
         """The epoch's order (a host array with a mesh, whose tables are placed at the end)."""
@@ -248,7 +244,7 @@ class Placement:
     def tables(self, full: Any, rest: Any) -> tuple[jax.Array, jax.Array]:
         """This loader's ``(full, rest)`` tables, placed, from the epoch's global ones."""
         if self.mesh is not None:
-            return self._put(full, self.split), self._put(rest, self.replicated)
+            return put(full, self.split), put(rest, self.replicated)
         if self.num_parts == 1:
             return full, rest
         width = self.batch_size // self.num_parts
