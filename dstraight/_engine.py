@@ -197,18 +197,23 @@ def _train_device_epoch(net, loss_fn, data, opt, metrics, points, on_point) -> E
     key = net.next_key()
     nfull = int(full.shape[0])
     stops = sorted({p for p in (points(total) if callable(points) else points) if p < total})
-    if stops and stops[0] < nfull:
+    # One compiled call per batch where the step holds an operation that loops slowly, else one
+    # per stretch of batches between the points where the caller wants to hear back.
+    per_batch = P.slow_in_loops("train", spec, frozen, carry, sample[:n_data], sample[n_data],
+                                key)
+    ends = (range(1, nfull + 1) if per_batch
+            else [*[p + 1 for p in stops if p < nfull], nfull])
+    if per_batch or (stops and stops[0] < nfull):
         full = np.asarray(jax.device_get(full))  # slicing on the host costs no dispatch
-    start, chunk = 0, 0
-    for stop in [*[p for p in stops if p < nfull], None]:
-        end = nfull if stop is None else stop + 1
+    start, chunk, report = 0, 0, set(stops)
+    for end in ends:
         if end > start:
             carry = P.train_rows(spec, frozen, carry, arrays, n_data, full[start:end],
                                  jax.random.fold_in(key, chunk))
             chunk += 1
             start = end
-        if stop is not None:
-            carry = _report(net, opt, metrics, carry, on_point, stop)
+        if end - 1 in report:
+            carry = _report(net, opt, metrics, carry, on_point, end - 1)
             spec = _current(spec, net, loss_fn, metrics, opt)  # a callback may change lr_mult
     if rest.shape[0]:
         carry = P.train_rows(spec, frozen, carry, arrays, n_data, rest[None],
@@ -373,7 +378,10 @@ def _score(net: Block, metrics: Sequence[Any], inputs: tuple, y: Any, scan: Any 
             acc = P.eval_batch(spec, values, states, acc, inputs, y)
         else:
             arrays, n_data, rows, tail = scan
-            for table in (rows, tail[None]):
+            tables = [rows, tail[None]]
+            if P.slow_in_loops("eval", spec, values, states, inputs):
+                tables = [rows[i:i + 1] for i in range(rows.shape[0])] + tables[1:]
+            for table in tables:
                 if table.size:
                     acc = P.eval_rows(spec, values, states, acc, arrays, n_data, table)
         deliver(compiled, jax.device_get(acc))
@@ -420,8 +428,12 @@ def predict_arrays(net: Block, arrays: tuple, batch_size: int) -> Any:
     values, states = _stored(net)
     rows, tail = order_rows(int(arrays[0].shape[0]), batch_size)
     outputs = []
-    if rows.size:
-        out = P.predict_rows(spec, values, states, arrays, rows)
+    tables = [rows]
+    if rows.size and P.slow_in_loops("eval", spec, values, states,
+                                     sample_specs(arrays, batch_size)):
+        tables = [rows[i:i + 1] for i in range(rows.shape[0])]  # rows: NumPy
+    for table in tables if rows.size else ():
+        out = P.predict_rows(spec, values, states, arrays, table)
         outputs.append(jax.tree.map(lambda o: o.reshape(-1, *o.shape[2:]), out))
     if tail.size:
         out = P.predict_rows(spec, values, states, arrays, tail[None])

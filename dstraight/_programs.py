@@ -10,7 +10,7 @@ the network itself), the loss and metrics by their settings, the optimizer by it
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import jax
@@ -29,6 +29,7 @@ __all__ = [
     "make_spec",
     "predict_rows",
     "run_compiled",
+    "slow_in_loops",
     "train_batch",
     "train_rows",
 ]
@@ -38,7 +39,17 @@ __all__ = [
 # 20-50%; on a CPU 2 gives most of what more unrolling gives and compiles about as fast as 1.
 SCAN_UNROLL: int | None = None
 
+# Primitives that XLA runs several times slower inside a compiled loop (``lax.scan`` becomes a
+# while loop) than in a program of its own, per backend. On a CPU that is the convolution (JAX
+# issue 12868): a LeNet-5 training step took 82 ms inside a scan and 21 ms called from Python
+# (2-core Intel Xeon, jax 0.10.2), while steps without one (dense layers, the patches
+# convolution) run as fast or faster in the scan. Where a step contains one, the engine calls the
+# compiled step once per batch instead (:func:`slow_in_loops`). Module state on purpose, like
+# ``ops.AUTO_CONV``: ``_programs.SLOW_IN_LOOPS["cpu"] = frozenset()`` scans everything.
+SLOW_IN_LOOPS: dict[str, frozenset[str]] = {"cpu": frozenset({"conv_general_dilated"})}
+
 _traces = [0]
+_slow_cache: dict[Any, bool] = {}
 
 
 def trace_count() -> int:
@@ -184,6 +195,39 @@ def _train_step(spec: Spec, frozen: tuple, carry: tuple, inputs: tuple, y: Any, 
     acc = (loss_sum + jnp.where(ok, mean_loss, 0.0) * n, count + jnp.where(ok, n, 0.0),
            bad + (~ok).astype(jnp.float32), _metric_stats(spec, metric_acc, y, out))
     return (new_trainable, new_states, new_opt, acc), out, mean_loss
+
+
+def _primitives(jaxpr: Any) -> Iterator[str]:
+    """The names of the primitives of ``jaxpr`` and of every jaxpr nested in its equations."""
+    for eqn in jaxpr.eqns:
+        yield eqn.primitive.name
+        for value in eqn.params.values():
+            for sub in value if isinstance(value, tuple | list) else (value,):
+                inner = getattr(sub, "jaxpr", sub)  # a ClosedJaxpr holds its Jaxpr
+                if hasattr(inner, "eqns"):
+                    yield from _primitives(inner)
+
+
+def slow_in_loops(kind: str, spec: Spec, *args: Any) -> bool:
+    """Whether one step of ``kind`` (``"train"``: ``_train_step(spec, *args)``; ``"eval"``:
+    the forward pass ``run(spec.net, *args)``) contains a primitive of :data:`SLOW_IN_LOOPS`.
+
+    Traced once per kind, spec and argument shapes (tracing does not compile).
+    """
+    slow = SLOW_IN_LOOPS.get(jax.default_backend())
+    if not slow:
+        return False
+    leaves, tree = jax.tree.flatten(args)
+    key = (kind, spec, tree, tuple((jnp.shape(a), jnp.result_type(a)) for a in leaves), slow)
+    if key not in _slow_cache:
+        if kind == "train":
+            jaxpr = jax.make_jaxpr(lambda *a: _train_step(spec, *a))(*args)
+        else:
+            jaxpr = jax.make_jaxpr(lambda *a: run(spec.net, *a, None, False))(*args)
+        if len(_slow_cache) >= 512:  # one entry per network shape and configuration
+            _slow_cache.clear()
+        _slow_cache[key] = not slow.isdisjoint(_primitives(jaxpr.jaxpr))
+    return _slow_cache[key]
 
 
 def _gather(arrays: tuple, idx: jax.Array) -> list:

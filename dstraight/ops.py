@@ -408,6 +408,8 @@ def _pool(x, reducer: str, pool_size, strides, padding, ceil_mode, layout, impl,
         blocks = lax.slice(x, (0,) * 4, limits).reshape(shape)
         inner = (axes[0] + 1, axes[1] + 2)
         return blocks.max(axis=inner) if reducer == "max" else blocks.sum(axis=inner)
+    if reducer == "max" and s == k and p == (0, 0) and not any(extras):
+        return _max_tiles(x, k, axes)
     xp = lax.pad(x, init, [(lo, hi, 0) for lo, hi in widths])
     slices = []
     for i in range(k[0]):
@@ -417,6 +419,60 @@ def _pool(x, reducer: str, pool_size, strides, padding, ceil_mode, layout, impl,
                 start[ax], limit[ax], step[ax] = off, off + (n - 1) * st + 1, st
             slices.append(lax.slice(xp, start, limit, step))
     return functools.reduce(combine, slices)
+
+
+def _tiles(x, k: tuple[int, int], axes: tuple[int, int]) -> list[jax.Array]:
+    """The ``k[0] * k[1]`` strided views of ``x`` that non-overlapping windows are made of."""
+    outs = [x.shape[ax] // k[i] for i, ax in enumerate(axes)]
+    views = []
+    for i in range(k[0]):
+        for j in range(k[1]):
+            start, limit, step = [0] * 4, list(x.shape), [1] * 4
+            for ax, off, n, st in zip(axes, (i, j), outs, k, strict=True):
+                start[ax], limit[ax], step[ax] = off, off + (n - 1) * st + 1, st
+            views.append(lax.slice(x, start, limit, step))
+    return views
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2))
+def _max_tiles(x, k: tuple[int, int], axes: tuple[int, int]):
+    """Max-pooling over windows that tile ``x`` (strides == pool_size, no padding).
+
+    Its gradient goes to the first maximal entry of each window in row-major order, as with
+    ``lax.reduce_window``'s, computed in one pass: differentiating the chain of ``maximum``s
+    instead costs about twice as much (``bench/conv_lowerings.py``).
+    """
+    return functools.reduce(jnp.maximum, _tiles(x, k, axes))
+
+
+def _max_tiles_fwd(x, k, axes):
+    y = _max_tiles(x, k, axes)
+    return y, (x, y)
+
+
+def _max_tiles_bwd(k, axes, residuals, g):
+    x, y = residuals
+    taken = jnp.zeros(y.shape, bool)
+    parts = []
+    for view in _tiles(x, k, axes):
+        first = (view == y) & ~taken
+        taken = taken | first
+        parts.append(jnp.where(first, g, jnp.zeros((), g.dtype)))
+    # parts[i * k[1] + j] holds the entries at offset (i, j) of every window: interleave them.
+    stacked = jnp.stack(parts).reshape(*k, *y.shape)
+    order, shape = [], []
+    for ax in range(4):
+        order.append(ax + 2)
+        shape.append(y.shape[ax])
+        if ax in axes:
+            order.append(axes.index(ax))
+            shape[-1] *= k[axes.index(ax)]
+    dx = stacked.transpose(order).reshape(shape)
+    rest = [(0, x.shape[ax] - dx.shape[ax]) for ax in range(4)]  # rows no window covers
+    return (jnp.pad(dx, rest),)
+
+
+_max_tiles.defvjp(_max_tiles_fwd, _max_tiles_bwd)
 
 
 def _counts(size: int, k: int, s: int, p: int, out: int, include_pad: bool) -> np.ndarray:
