@@ -43,41 +43,14 @@ from dstraight import _engine
 from dstraight import init as _init
 from dstraight import loss as _loss
 from dstraight import metric as _metric
-from dstraight.callback import BatchEndParam
+from dstraight._batch_callbacks import as_list, train_epoch
+from dstraight._iterator_names import as_names, check_names
 from dstraight.progress import Progress
 from dstraight.trainer import Trainer
 
 __all__ = ["Module"]
 
 _DEFAULT_OPTIMIZER_PARAMS = (("learning_rate", 0.01),)
-
-
-def _names(value: Any, what: str, allow_none: bool) -> tuple[str, ...] | None:
-    if value is None:
-        if allow_none:
-            return None
-        raise ValueError(f"Module({what}=None): give at least one name, e.g. ('data',).")
-    if isinstance(value, str):
-        return (value,)
-    names = tuple(value)
-    if not all(isinstance(n, str) for n in names):
-        raise TypeError(f"Module({what}=...) must be a sequence of str, got {value!r}.")
-    return names
-
-
-def _as_list(callbacks: Any) -> list:
-    if callbacks is None:
-        return []
-    if isinstance(callbacks, list | tuple):
-        return list(callbacks)
-    return [callbacks]
-
-
-def _frequency(callback: Any) -> int | None:
-    freq = getattr(callback, "frequent", None)
-    if isinstance(freq, int) and not isinstance(freq, bool) and freq > 0:
-        return freq
-    return None
 
 
 def _is_classification(loss_fn: Any) -> bool:
@@ -131,8 +104,8 @@ class Module:
             )
         self.net = net
         self.loss = loss if loss is not None else _loss.L2Loss()
-        self.data_names = _names(data_names, "data_names", allow_none=False)
-        self.label_names = _names(label_names, "label_names", allow_none=True)
+        self.data_names = as_names(data_names, "data_names", allow_none=False)
+        self.label_names = as_names(label_names, "label_names", allow_none=True)
         self.device = device
         self.params_initialized = False
         self._trainer: Trainer | None = None
@@ -143,45 +116,6 @@ class Module:
             f"Module(net={self.net!r}, loss={type(self.loss).__name__}, "
             f"data_names={self.data_names}, label_names={self.label_names})"
         )
-
-    # -- names ----------------------------------------------------------------------------------
-
-    def _check_names(self, data_iter: Any, what: str, need_label: bool) -> None:
-        """Compares the module's data/label names with those the iterator provides."""
-        if hasattr(data_iter, "provide_data"):
-            data = tuple(d.name for d in data_iter.provide_data)
-            label = tuple(d.name for d in (getattr(data_iter, "provide_label", None) or []))
-        else:
-            return  # DataLoader and plain iterables carry no names
-        rule = (
-            "MXNet binds an iterator's arrays to the model by name, so the names given to "
-            "Module(data_names=..., label_names=...) must equal the iterator's data_name and "
-            "label_name."
-        )
-        if data != self.data_names:
-            raise ValueError(
-                f"{what} provides data named {list(data)} but the Module expects data_names="
-                f"{list(self.data_names)}. {rule} Pass data_names={list(data)} to Module, or "
-                f"data_name={self.data_names[0]!r} to NDArrayIter."
-            )
-        if not need_label:
-            return
-        if not label:
-            raise ValueError(
-                f"{what} provides no labels, but training and scoring need them; build it with "
-                "labels, e.g. NDArrayIter(X, y, batch_size)."
-            )
-        if not self.label_names:
-            raise ValueError(
-                f"This Module was built with label_names=None, so it cannot train or score; "
-                f"build it with label_names={list(label)} to match {what}."
-            )
-        if label != self.label_names:
-            raise ValueError(
-                f"{what} provides labels named {list(label)} but the Module expects "
-                f"label_names={list(self.label_names)}. {rule} Pass label_names={list(label)} "
-                f"to Module, or label_name={self.label_names[0]!r} to NDArrayIter."
-            )
 
     # -- parameters -----------------------------------------------------------------------------
 
@@ -345,9 +279,9 @@ class Module:
                 f"num_epoch={num_epoch} is smaller than begin_epoch={begin_epoch}; training runs "
                 "from begin_epoch up to num_epoch (exclusive)."
             )
-        self._check_names(train_data, "train_data", need_label=True)
+        check_names(train_data, "train_data", True, self.data_names, self.label_names)
         if eval_data is not None:
-            self._check_names(eval_data, "eval_data", need_label=True)
+            check_names(eval_data, "eval_data", True, self.data_names, self.label_names)
         if eval_metric is None:
             eval_metric = "acc" if _is_classification(self.loss) else "mse"
         train_metric = _metric.create(eval_metric)
@@ -357,15 +291,15 @@ class Module:
             val_metric = copy.deepcopy(train_metric)  # same kind, separate accumulators
         self.init_params(initializer, key=key, force_init=force_init)
         trainer = self._get_trainer(optimizer, optimizer_params)
-        batch_callbacks = _as_list(batch_end_callback)
-        epoch_callbacks = _as_list(epoch_end_callback)
+        batch_callbacks = as_list(batch_end_callback)
+        epoch_callbacks = as_list(epoch_end_callback)
         leaves = tuple(_metric.leaves(train_metric))
         bar = Progress(progress_bar)
         try:
             for epoch in range(begin_epoch, num_epoch):
                 train_metric.reset()
-                nbatches = self._fit_epoch(trainer, train_data, leaves, train_metric,
-                                           batch_callbacks, epoch, bar)
+                nbatches = train_epoch(trainer, self.net, self.loss, train_data, leaves,
+                                       train_metric, batch_callbacks, epoch, bar)
                 bar.epoch_done(nbatches * (num_epoch - begin_epoch))
                 for name, value in train_metric.get_global_name_value():
                     bar.write(f"Epoch[{epoch}] Train-{name}={value:.4g}")
@@ -378,34 +312,6 @@ class Module:
                         bar.write(f"Epoch[{epoch}] Validation-{name}={value:.4g}")
         finally:
             bar.close()
-
-    def _fit_epoch(self, trainer: Trainer, train_data: Any, leaves: tuple, train_metric: Any,
-                   callbacks: list, epoch: int, bar: Any) -> int:
-        """Trains one epoch; returns the number of batches."""
-        frequencies = [_frequency(cb) for cb in callbacks]
-        compiled = _engine.is_device_loader(train_data) and all(f is not None
-                                                                for f in frequencies)
-        done = [0]
-
-        def call_back(nbatch: int) -> None:
-            bar.update(nbatch + 1 - done[0])
-            done[0] = nbatch + 1
-            param = BatchEndParam(epoch=epoch, nbatch=nbatch, eval_metric=train_metric,
-                                  locals=locals())
-            for cb in callbacks:
-                cb(param)
-
-        if compiled:
-            def points(total: int) -> list[int]:
-                return sorted({p for f in frequencies for p in range(0, total, f)})
-
-            result = trainer.train_epoch(self.net, self.loss, train_data, leaves, points,
-                                         call_back if callbacks else None)
-        else:
-            result = trainer.train_epoch(self.net, self.loss, train_data, leaves,
-                                         on_batch=call_back if callbacks else None)
-        bar.update(result.steps - done[0])
-        return result.steps
 
     # -- inference ------------------------------------------------------------------------------
 
@@ -434,7 +340,7 @@ class Module:
             [0.0, 1.0, 2.0, 3.0, 4.0]
         """
         if not isinstance(eval_data, np.ndarray | jax.Array):
-            self._check_names(eval_data, "eval_data", need_label=False)
+            check_names(eval_data, "eval_data", False, self.data_names, self.label_names)
         return _engine.predict(self.net, eval_data)
 
     def score(self, eval_data: Any, eval_metric: Any) -> list[tuple[str, float]]:
@@ -458,7 +364,7 @@ class Module:
             >>> Module(net).score(it, "mse")
             [('mse', 1.0)]
         """
-        self._check_names(eval_data, "eval_data", need_label=True)
+        check_names(eval_data, "eval_data", True, self.data_names, self.label_names)
         metric = _metric.create(eval_metric)
         metric.reset()
         _engine.evaluate(self.net, eval_data, _metric.leaves(metric))

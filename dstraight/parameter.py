@@ -21,16 +21,24 @@ Examples:
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from . import init as _init
+from ._parameter_settings import (
+    GRAD_REQS,
+    Multiplier,
+    Shape,
+    check_device,
+    compatible,
+    format_shape,
+    normalize_shape,
+    placed_on,
+)
 from .binding import current_binding, structure_changed
 from .device import put
 from .init import InitializerLike
@@ -40,12 +48,8 @@ __all__ = ["DeferredInitializationError", "Parameter", "check_device", "compatib
 
 _ArrayImpl = type(jnp.zeros(()))
 
-#: A shape whose dimensions may be unknown (``None``) until the first forward pass.
-Shape = tuple[int | None, ...]
 #: A parameter pytree: nested dicts whose leaves are arrays.
 Params = dict[str, Any]
-
-_GRAD_REQS = ("write", "add", "null")
 
 
 class DeferredInitializationError(ValueError):
@@ -54,68 +58,6 @@ class DeferredInitializationError(ValueError):
     Layers such as ``Dense(10)`` learn their input size from the first batch they see, so their
     weights exist only after the first forward pass ``net(x)``.
     """
-
-
-def format_shape(shape: Sequence[int | None]) -> str:
-    """``(?, 2)`` for a shape with an unknown first dimension."""
-    dims = ["?" if d is None else str(d) for d in shape]
-    return f"({dims[0]},)" if len(dims) == 1 else f"({', '.join(dims)})"
-
-
-def _normalize_shape(shape: Sequence[int | None]) -> Shape:
-    # gluon writes unknown dimensions as 0; we accept that and store None, which prints as "?".
-    if isinstance(shape, int):
-        shape = (shape,)
-    try:
-        return tuple(None if d is None or d == 0 else int(d) for d in shape)
-    except TypeError:
-        raise TypeError(f"A parameter shape must be a tuple of ints, got {shape!r}.") from None
-
-
-def compatible(known: Shape, shape: Sequence[int]) -> bool:
-    """Whether ``shape`` fills in the unknown dimensions of ``known`` without contradicting it."""
-    if len(known) != len(shape):
-        return False
-    return all(k is None or k == d for k, d in zip(known, shape, strict=True))
-
-
-def check_device(device: Any) -> jax.Device | jax.sharding.Sharding | None:
-    """A device, or a mesh as the sharding that replicates a value on all its devices."""
-    if device is None or isinstance(device, jax.Device | jax.sharding.Sharding):
-        return device
-    if isinstance(device, jax.sharding.Mesh):
-        return jax.sharding.NamedSharding(device, jax.sharding.PartitionSpec())
-    raise TypeError(
-        f"device must be a jax.Device such as dstraight.cpu() or dstraight.gpu(0), a mesh "
-        f"(dstraight.data_parallel()), or None for JAX's default device; got {device!r} of type "
-        f"{type(device).__name__}."
-    )
-
-
-def placed_on(data: jax.Array, device: Any) -> bool:
-    """Whether ``data`` already lives where ``device`` (a device or a sharding) puts values."""
-    if isinstance(device, jax.Device):
-        return data.devices() == {device}
-    return data.sharding == device or data.sharding.is_equivalent_to(device, data.ndim)
-
-
-# --------------------------------------------------------------------------------------------
-
-
-class _Multiplier:
-    """``lr_mult`` / ``wd_mult``: a number >= 0, checked when set; trainers apply it."""
-
-    def __init__(self, doc: str) -> None:
-        self.__doc__ = doc
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name, self.attr = name, "_" + name
-
-    def __get__(self, obj: Any, objtype: type | None = None) -> Any:
-        return self if obj is None else getattr(obj, self.attr)
-
-    def __set__(self, obj: Any, value: Any) -> None:
-        setattr(obj, self.attr, obj._multiplier(value, self.name))
 
 
 class Parameter:
@@ -158,7 +100,7 @@ class Parameter:
         if kind not in ("param", "state"):
             raise ValueError(f"Parameter kind must be 'param' or 'state', got {kind!r}.")
         self.name = name
-        self._shape = _normalize_shape(shape)
+        self._shape = normalize_shape(shape)
         self.dtype = jnp.dtype(dtype)
         self.init = None if init is None else _init.create(init)
         self.kind = kind
@@ -169,22 +111,8 @@ class Parameter:
         self._pending: tuple[Callable[..., jax.Array], jax.Array] | None = None
         self._device: jax.Device | None = None
 
-    lr_mult = _Multiplier("The multiplier of the learning rate for this parameter.")
-    wd_mult = _Multiplier("The multiplier of the weight decay for this parameter.")
-
-    def _multiplier(self, value: Any, what: str) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float | np.integer
-                                                     | np.floating):
-            raise ValueError(f"Parameter '{self.name}': {what} must be a number >= 0, got "
-                             f"{value!r}.")
-        value = float(value)
-        if not (math.isfinite(value) and value >= 0.0):
-            raise ValueError(
-                f"Parameter '{self.name}': {what} must be finite and >= 0 (0 turns the "
-                f"{'learning rate' if what == 'lr_mult' else 'weight decay'} off for it), "
-                f"got {value!r}."
-            )
-        return value
+    lr_mult = Multiplier("The multiplier of the learning rate for this parameter.")
+    wd_mult = Multiplier("The multiplier of the weight decay for this parameter.")
 
     @property
     def grad_req(self) -> str:
@@ -193,9 +121,9 @@ class Parameter:
 
     @grad_req.setter
     def grad_req(self, value: str) -> None:
-        if value not in _GRAD_REQS:
+        if value not in GRAD_REQS:
             raise ValueError(
-                f"Parameter '{self.name}': grad_req must be one of {_GRAD_REQS}, got {value!r}."
+                f"Parameter '{self.name}': grad_req must be one of {GRAD_REQS}, got {value!r}."
             )
         if self.kind == "state" and value != "null":
             raise ValueError(

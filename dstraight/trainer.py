@@ -41,13 +41,11 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from . import _engine
 from . import optimizer as _optimizer
+from ._trainer_inputs import check_net_and_loss, gradients_in_order, trained_parameters
 from .checkpoint import load_arrays, save_arrays
-from .parameter import Parameter
-from .parameter_dict import ParameterDict, flatten_tree, path_str
 
 __all__ = ["Trainer"]
 
@@ -62,26 +60,6 @@ def _hashable(value: Any) -> Any:
         return value
     except TypeError:
         return ("id", id(value))
-
-
-def _parameters(params: Any) -> tuple[list[Parameter], list[tuple[str, ...]]]:
-    """The parameters a trainer was given, with their paths in the network's tree."""
-    if hasattr(params, "collect_params"):
-        params = params.collect_params()
-    if isinstance(params, ParameterDict):
-        return list(params.values()), [params.path(n) for n in params]
-    if isinstance(params, Mapping):
-        items = list(params.items())
-    elif isinstance(params, list | tuple):
-        items = [(getattr(p, "name", None), p) for p in params]
-    else:
-        items = None
-    if items is None or not all(isinstance(p, Parameter) for _, p in items):
-        raise TypeError(
-            "Trainer(params, ...) expects net.collect_params() (a ParameterDict), a block, or a "
-            f"list or dict of Parameters, got {type(params).__name__}."
-        )
-    return [p for _, p in items], [(p.name,) for _, p in items]
 
 
 class Trainer:
@@ -126,7 +104,7 @@ class Trainer:
                  optimizer_params: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None,
                  kvstore: Any = "device", compression_params: Any = None,
                  update_on_kvstore: Any = None):
-        given, paths = _parameters(params)
+        given, paths = trained_parameters(params)
         keep = [i for i, p in enumerate(given) if p.kind == "param" and p.grad_req != "null"]
         self._params = tuple(given[i] for i in keep)
         self._paths = tuple(paths[i] for i in keep)
@@ -276,42 +254,12 @@ class Trainer:
             >>> net.params["weight"].tolist(), net.params["bias"].tolist()
             ([[-1.0]], [-0.25])
         """
-        if batch_size is None and isinstance(grads, int | float | np.integer | np.floating):
-            raise TypeError(
-                f"trainer.step({grads!r}) is MXNet's form, which applies gradients that "
-                f"loss.backward() stored in the parameters. JAX returns gradients instead: "
-                f"grads = jax.grad(lambda p: loss_fn(net.apply(p, X), y).sum())(net.params), "
-                f"then trainer.step(grads, batch_size)."
-            )
-        if isinstance(batch_size, bool) or not (
-            isinstance(batch_size, int | float | np.integer | np.floating)
-            and math.isfinite(batch_size) and batch_size > 0
-        ):
-            raise ValueError(
-                f"batch_size must be a positive finite number (the number of examples the loss "
-                f"was summed over), got {batch_size!r}."
-            )
-        flat = dict(flatten_tree(grads)) if isinstance(grads, Mapping) else None
-        if flat is None:
-            raise ValueError(f"grads must be a pytree of dicts like net.params, got "
-                             f"{type(grads).__name__}.")
-        values = []
-        for p, path in zip(self._params, self._paths, strict=True):
-            g = flat.get(path, flat.get((p.name,)))
-            if g is None or jnp.shape(g) != p.shape:
-                got = "nothing" if g is None else f"shape {jnp.shape(g)}"
-                raise ValueError(
-                    f"grads must be a pytree shaped like net.params: for parameter '{p.name}' "
-                    f"(at {path_str(path)}, shape {p.shape}) it holds {got}; its entries are "
-                    f"{[path_str(k) for k in flat]}. Differentiate with respect to net.params, "
-                    f"e.g. jax.grad(f)(net.params)."
-                )
-            values.append(g)
+        values = gradients_in_order(grads, batch_size, self._params, self._paths)
         if self._run.opt_state is None:
             self._ready()
         if self._bad is None:
             self._bad = jnp.zeros((), jnp.float32)
-        self._bad = _engine.apply_gradients(self._run, tuple(values), 1.0 / float(batch_size),
+        self._bad = _engine.apply_gradients(self._run, values, 1.0 / float(batch_size),
                                             self._bad)
         self._watch(self._bad, "trainer.step updates:")
 
@@ -352,7 +300,7 @@ class Trainer:
             >>> [round(float(step(X, y)), 4) for _ in range(3)]
             [5.0, 2.1825, 0.9649]
         """
-        _check_net_and_loss(net, loss_fn)
+        check_net_and_loss(net, loss_fn)
         runner = _engine.StepRunner(net, loss_fn, self._run)
         seen = [0.0]
 
@@ -410,7 +358,7 @@ class Trainer:
                     points: Any = (), on_point: Any = None,
                     on_batch: Any = None) -> _engine.EpochResult:
         """:meth:`fit_epoch` with metrics and callbacks; returns the epoch's sums (for Module)."""
-        _check_net_and_loss(net, loss_fn)
+        check_net_and_loss(net, loss_fn)
         if _engine.is_device_loader(loader):
             arrays = tuple(loader.data_arrays)
             _engine.ensure_shapes(net, lambda: tuple(a[: loader.batch_size] for a in arrays))
@@ -442,13 +390,3 @@ class Trainer:
         """
         self._ready()
         self._run.opt_state = _optimizer.state_from_arrays(self._run.opt_state, load_arrays(fname))
-
-
-def _check_net_and_loss(net: Any, loss_fn: Any) -> None:
-    if not hasattr(net, "structure"):
-        raise TypeError(f"net must be a dstraight block, got {type(net).__name__}.")
-    if not callable(loss_fn):
-        raise TypeError(
-            f"loss_fn must be a function (y_hat, y) -> per-example losses, got "
-            f"{type(loss_fn).__name__}."
-        )

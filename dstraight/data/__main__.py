@@ -14,7 +14,8 @@ import os
 import sys
 
 from .download import DEFAULT_TIMEOUT, check_timeout
-from .sources import fetch, how_to_provide, search_dirs, verify
+from .places import how_to_provide, search_dirs
+from .sources import fetch, verify
 from .specs import DATASETS, get_spec
 
 

@@ -33,32 +33,36 @@ and checked against it on every load, which makes loading the 60,000 training im
 fraction of a second once the archive has been decompressed one time. When such a decoded copy
 exists it is used even if ``root`` is given: it holds exactly the payload any verified file would
 give, so the file in ``root`` is then not opened at all.
+
+This module checks the files and puts the pieces together (:func:`fetch`, :func:`load_array`):
+the places searched are in :mod:`dstraight.data.places`, the downloading in
+:mod:`dstraight.data.download`, the decoded copies in :mod:`dstraight.data.decoded`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from .decoded import load_npy, npy_path, save_npy
 from .download import (
     DEFAULT_TIMEOUT,
     MIN_RATE,
     UnwritableFolder,
     check_timeout,
     download,
-    lock,
     remove_quietly,
     remove_stale_parts,
 )
-from .idx import decompress, idx_sha256, parse_idx
+from .idx import decompress, parse_idx
+from .places import cache_dir, candidate_names, how_to_provide, locate, search_dirs
 from .specs import DATASETS, FASHION_MNIST_SPEC, MNIST_SPEC, DatasetSpec, RemoteFile, get_spec
 
-# The specs and the timeout check are defined next door and offered here too, where the functions
-# that take them live.
+# The specs, the search places and the timeout check are defined next door and offered here too,
+# where the functions that take them live.
 __all__ = [
     "RemoteFile",
     "DatasetSpec",
@@ -82,72 +86,6 @@ __all__ = [
 
 class DatasetNotFoundError(FileNotFoundError):
     """A dataset file is in none of the searched places and could not be downloaded."""
-
-
-def cache_dir() -> Path:
-    """The user cache, ``$XDG_CACHE_HOME/dstraight`` or ``~/.cache/dstraight``.
-
-    Read from the environment at every call, so that changing ``XDG_CACHE_HOME`` takes effect.
-
-    Examples:
-        >>> cache_dir().name
-        'dstraight'
-    """
-    xdg = os.environ.get("XDG_CACHE_HOME", "")
-    # The XDG spec says relative paths are invalid and must be ignored.
-    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
-    return base / "dstraight"
-
-
-def search_dirs(
-    dataset: str | DatasetSpec, root: str | os.PathLike | None = None
-) -> list[tuple[str, Path]]:
-    """The folders searched for the files of ``dataset``, in order, each with a label.
-
-    Examples:
-        >>> [label for label, _ in search_dirs("fashion-mnist")][-2:]
-        ['system', 'system']
-    """
-    spec = get_spec(dataset)
-    dirs: list[tuple[str, Path]] = []
-    if root is not None:
-        root = Path(root).expanduser()
-        dirs += [("root", root), ("root", root / spec.name)]
-    env = os.environ.get("DSTRAIGHT_DATA")
-    if env:
-        dirs.append(("$DSTRAIGHT_DATA", Path(env).expanduser() / spec.name))
-    dirs.append(("cache", cache_dir() / spec.name))
-    dirs += [("system", Path(d)) for d in spec.system_dirs]
-    return dirs
-
-
-def _names(remote: RemoteFile) -> tuple[str, ...]:
-    """The names a copy of ``remote`` may have: as published, then as ``gunzip`` leaves it."""
-    return (remote.filename, remote.stem) if remote.stem != remote.filename else (remote.filename,)
-
-
-def locate(
-    dataset: str | DatasetSpec, key: str, root: str | os.PathLike | None = None
-) -> Path | None:
-    """The first place where the file ``key`` of ``dataset`` exists (unverified), or None.
-
-    In each folder the published name is looked for first, then the name without ``.gz``.
-
-    Examples:
-        >>> import tempfile
-        >>> root = Path(tempfile.mkdtemp())
-        >>> _ = (root / "t10k-labels-idx1-ubyte").write_bytes(b"")
-        >>> locate("mnist", "t10k-labels", root=root) == root / "t10k-labels-idx1-ubyte"
-        True
-    """
-    spec = get_spec(dataset)
-    remote = spec.file(key)
-    for _, d in search_dirs(spec, root):
-        for name in _names(remote):
-            # os.path.isfile, not Path.is_file: a folder we may not enter is no file, not a crash.
-            if os.path.isfile(d / name):
-                return d / name
-    return None
 
 
 def verify(path: str | os.PathLike, remote: RemoteFile) -> tuple[bytes, str]:
@@ -200,40 +138,6 @@ def verify(path: str | os.PathLike, remote: RemoteFile) -> tuple[bytes, str]:
     )
 
 
-def how_to_provide(spec: DatasetSpec) -> str:
-    """The ways to provide the files of ``spec`` by hand, for error messages."""
-    lines = [
-        f"Provide the {spec.title} files in any one of these ways, then check with "
-        f"`python -m dstraight.data where {spec.name}`:"
-    ]
-    if spec.debian_package:
-        dirs = " or ".join(spec.system_dirs[:1])
-        lines.append(
-            f"  - install the Debian/Ubuntu package: sudo apt-get install {spec.debian_package} "
-            f"(it puts them in {dirs});"
-        )
-    lines.append(
-        f"  - put the {len(spec.files)} files in a folder and pass root='that/folder', or into "
-        f"$DSTRAIGHT_DATA/{spec.name}/ with the environment variable DSTRAIGHT_DATA set;"
-    )
-    lines.append(f"  - put them into the cache folder {cache_dir() / spec.name}/;")
-    if spec.mirrors:
-        lines.append("  - download them by hand (any of these mirrors):")
-        lines += [f"      {spec.mirrors[0]}{f.filename}" for f in spec.files]
-        lines += [f"      {m}" for m in spec.mirrors[1:]]
-    lines.append(
-        f"The files are: {', '.join(f.filename for f in spec.files)} (gunzipped copies, without "
-        "the .gz, are accepted too)."
-    )
-    md5_only = [f.filename for f in spec.files if f.sha256 is None]
-    if md5_only:
-        lines.append(
-            f"Only the archive's MD5 is on record for {', '.join(md5_only)}: use that file exactly "
-            "as published, neither recompressed nor gunzipped."
-        )
-    return "\n".join(lines)
-
-
 def _same_file(path: Path, seen: os.stat_result) -> bool:
     try:
         now = path.stat()
@@ -284,7 +188,7 @@ def _obtain(
     found = None
     for label, d in search_dirs(spec, root):
         looked_in.append(f"{d} ({label})")
-        for name in _names(remote):
+        for name in candidate_names(remote):
             candidate = d / name
             if not os.path.isfile(candidate):
                 continue
@@ -422,48 +326,6 @@ def fetch_all(
     return {f.key: _obtain(spec, f.key, root, timeout, progress, dead)[0] for f in spec.files}
 
 
-def _npy_path(spec: DatasetSpec, remote: RemoteFile) -> Path | None:
-    if remote.sha256 is None:
-        return None  # nothing to check a decoded copy against
-    return cache_dir() / spec.name / f"{remote.stem}.{remote.sha256[:16]}.npy"
-
-
-def _load_npy(path: Path | None, remote: RemoteFile) -> np.ndarray | None:
-    if path is None or not os.path.isfile(path):
-        return None
-    try:
-        array = np.load(path, allow_pickle=False)
-        if idx_sha256(array) == remote.sha256:
-            return array
-    except (OSError, ValueError, TypeError, EOFError):
-        pass
-    # A stale or damaged decoded copy (derived data, ours): drop it, the file is decoded again.
-    remove_quietly(path)
-    return None
-
-
-def _save_npy(path: Path | None, array: np.ndarray) -> None:
-    if path is None:
-        return
-    remove_stale_parts(path.parent, path.name)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{path.name}-tmp-", suffix=".part")
-    except OSError:
-        return  # a read-only cache only costs speed
-    try:
-        with os.fdopen(fd, "wb") as f:
-            lock(f)
-            np.save(f, array, allow_pickle=False)
-            f.flush()
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-    except OSError:
-        pass
-    finally:
-        remove_quietly(Path(tmp))
-
-
 def load_array(
     dataset: str | DatasetSpec,
     key: str,
@@ -488,11 +350,11 @@ def load_array(
     timeout = check_timeout(timeout)
     spec = get_spec(dataset)
     remote = spec.file(key)
-    npy = _npy_path(spec, remote)
-    array = _load_npy(npy, remote)
+    npy = npy_path(spec, remote)
+    array = load_npy(npy, remote)
     if array is not None:
         return array
     path, payload = _obtain(spec, key, root, timeout, progress, set())
     array = parse_idx(payload, os.fspath(path))
-    _save_npy(npy, array)
+    save_npy(npy, array)
     return array

@@ -17,6 +17,11 @@ A block declares parameters (``self.params.get(...)`` or attribute assignment of
 Training mode (dropout on, batch statistics in BatchNorm) is an explicit argument of ``apply``;
 a call ``net(x)`` takes it from :func:`dstraight.autograd.record` / ``train_mode``. Random numbers
 come from ``key``: in ``net(x)`` from the key given to ``initialize``, split at every call.
+
+The class is here; the functions its methods hand the work to are next door: the call
+``net(x)`` in :mod:`dstraight.nn.shell`, ``apply`` and the shapes in :mod:`dstraight.nn.pure`,
+the compiled program and its cache key in :mod:`dstraight.nn.structure`, names in
+:mod:`dstraight.nn.naming`.
 """
 
 from __future__ import annotations
@@ -28,14 +33,17 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from .. import autograd
 from .. import init as _init
-from ..binding import Binding, bind, current_binding, structure_changed, structure_epoch
-from ..parameter import Parameter, put
-from ..parameter_dict import ParameterDict, Params, flatten_tree, match, nest
+from ..binding import Binding, current_binding, structure_changed, structure_epoch
+from ..parameter import Parameter
+from ..parameter_dict import ParameterDict, Params, match, nest
+from . import pure as _pure
 from .functional import F
-from .naming import new_name, scope_stack
-from .structure import Structure, config_value, run, run_compiled, trace_shapes, values_from_tree
+from .naming import NameScope, new_name
+from .shell import call_stored
+
+# run and run_compiled, the one pure forward pass, are also reached from here (the tests).
+from .structure import Structure, config_value, run, run_compiled  # noqa: F401
 
 __all__ = ["Block", "HybridBlock"]
 
@@ -160,18 +168,7 @@ class Block(metaclass=_BlockMeta):
             >>> list(net.collect_params())
             ['sequential0_dense0_weight', 'sequential0_dense0_bias']
         """
-        block = self
-
-        class _Scope:
-            def __enter__(self_inner):
-                scope_stack().append(block)
-                return block
-
-            def __exit__(self_inner, *exc):
-                scope_stack().pop()
-                return False
-
-        return _Scope()
+        return NameScope(self)
 
     # -- declaring structure ------------------------------------------------------------------
 
@@ -371,7 +368,7 @@ class Block(metaclass=_BlockMeta):
         binding = current_binding()
         if binding is not None:
             return self.run_forward(binding, inputs)
-        return self._shell_call(inputs)
+        return call_stored(self, inputs, self._hybridized)
 
     def run_forward(self, binding: Binding, inputs: tuple, root: bool = False) -> Any:
         if root:  # scopes name the layers inside, relative to the network called
@@ -393,57 +390,6 @@ class Block(metaclass=_BlockMeta):
     def hybrid_forward(self, F: Any, *inputs: Any, **params: Any) -> Any:
         """MXNet's form of ``forward``: ``F`` is the array namespace, parameters are keywords."""
         raise NotImplementedError
-
-    def _shell_call(self, inputs: tuple) -> Any:
-        if any(isinstance(x, jax.core.Tracer) for x in jax.tree.leaves(inputs)):
-            raise TypeError(
-                f"{self.name}(x) was called on a traced value (inside jax.jit, jax.grad or "
-                f"vmap). Calling the network object there would bake its current parameters "
-                f"into the program as constants. Use the pure function instead, e.g. "
-                f"jax.jit(lambda params, x: net.apply(params, x))(net.params, x), or "
-                f"net.hybridize() and call net(x) outside jit."
-            )
-        structure = self.structure()
-        inputs = self._place(structure, inputs)
-        training = autograd.is_training()
-        key = self.next_key() if training else None
-        ready = all(p.has_value for p in structure.params + structure.states)
-        if ready and self._hybridized:
-            values = tuple(p.stored() for p in structure.params)
-            states = tuple(p.stored() for p in structure.states)
-            out, new_states = run_compiled(structure.key, values, states, inputs, key, training)
-            for p, v in zip(structure.states, new_states, strict=True):
-                p.set_data(v)
-            return out
-        if not ready:
-            missing = [p.name for p in structure.collected.values() if not p.is_initialized]
-            if missing:
-                raise ValueError(
-                    f"Parameters {missing} of {self.name} have not been initialized. Call "
-                    f"net.initialize() (or net.collect_params().initialize()) before the first "
-                    f"forward pass."
-                )
-        binding = Binding({}, (), training, key, mode="shell")
-        with bind(binding):
-            out = self.run_forward(binding, inputs, root=True)
-        by_id = {id(p): p for p in structure.collected.values()}
-        for pid, value in binding.updates.items():
-            if pid in by_id:
-                by_id[pid].set_data(value)
-        return out
-
-    def _place(self, structure: Structure, inputs: tuple) -> tuple:
-        # only a device chosen in initialize() moves the batch; None leaves JAX's default alone
-        device = next((p._device for p in structure.params if p._device is not None), None)
-        placed = []
-        for x in inputs:
-            if isinstance(x, jax.Array) and isinstance(device, jax.sharding.Sharding) and (
-                    x.sharding.device_set == device.device_set):
-                pass  # already on the mesh (a batch split over its devices stays split)
-            elif isinstance(x, jax.Array | int | float) or hasattr(x, "__array__"):
-                x = jnp.asarray(x) if device is None else put(x, device)
-            placed.append(x)
-        return tuple(placed)
 
     # -- the pure core ------------------------------------------------------------------------
 
@@ -468,18 +414,7 @@ class Block(metaclass=_BlockMeta):
             >>> net.apply(net.params, jnp.array([[1.0, 2.0]])).tolist()
             [[3.0]]
         """
-        structure = self.structure()
-        values = values_from_tree(structure.param_paths, params, "params", self.name)
-        if state is None:
-            states = tuple(p.stored() for p in structure.states)
-        else:
-            states = values_from_tree(structure.state_paths, state, "state", self.name)
-        if key is not None and not isinstance(key, jax.Array):
-            key = _init.as_key(key)
-        out, new_states = run(structure.key, values, states, inputs, key, training)
-        if return_state:
-            return out, nest(zip(structure.state_paths, new_states, strict=True))
-        return out
+        return _pure.apply(self, params, inputs, key, training, state, return_state)
 
     def param_shapes(self, *in_shapes: Sequence[int]) -> tuple[Any, Params]:
         """The output shape and every parameter's shape for inputs of ``in_shapes``; pure.
@@ -493,10 +428,7 @@ class Block(metaclass=_BlockMeta):
             >>> net.param_shapes((2, 3))
             ((2, 4), {'weight': (3, 4), 'bias': (4,)})
         """
-        out, shapes, _, _ = trace_shapes(self, [jax.ShapeDtypeStruct(tuple(s), jnp.float32)
-                                             for s in in_shapes])
-        out_shape = jax.tree.map(lambda a: tuple(a.shape), out)
-        return out_shape, shapes
+        return _pure.param_shapes(self, in_shapes)
 
     def init_params(self, key: Any, in_shape: Sequence[int],
                     init: Any = None) -> tuple[Any, Params]:
@@ -505,20 +437,7 @@ class Block(metaclass=_BlockMeta):
         Pure: the stored parameters are neither read nor changed. With the same ``key`` and
         ``init`` it gives the values that ``initialize`` and a first call ``net(x)`` give.
         """
-        out_shape, shapes = self.param_shapes(in_shape)
-        default = _init.create(init if init is not None else _init.Uniform())
-        key = _init.as_key(key)
-        flat = dict(flatten_tree(shapes))
-        collected = self.collect_params()
-        values = []
-        for i, (name, param) in enumerate(collected.items()):
-            path = collected.path(name)
-            if param.kind != "param":
-                continue
-            chosen = param.init if param.init is not None else default
-            value = chosen(jax.random.fold_in(key, i), flat[path], param.dtype)
-            values.append((path, jnp.asarray(value, param.dtype)))
-        return out_shape, nest(values)
+        return _pure.init_params(self, key, in_shape, init)
 
     # -- saving -------------------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 
 from .. import ops
-from .basic import activation_function
+from .activations import activation_function
 from .block import HybridBlock
 
 __all__ = [

@@ -57,7 +57,7 @@ def _fully_connected(x: Any, weight: Any, bias: Any, flatten: bool) -> Any:
 
 
 def _activation_fn(name: str) -> Callable:
-    from .basic import activation_function
+    from .activations import activation_function
 
     return activation_function(name)
 

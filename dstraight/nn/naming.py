@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-__all__ = ["new_name", "reset_name_counters", "scope_stack"]
+__all__ = ["NameScope", "new_name", "reset_name_counters", "scope_stack"]
 
 # Per-prefix counters behind the default names dense0, dense1, ... (gluon numbers layers the same
 # way); a block's name_scope() has counters of its own. Only names depend on them, never numbers.
@@ -64,3 +64,16 @@ def new_name(hint: str, prefix: str | None, name: str | None) -> tuple[str, str]
     return full, local
 
 
+class NameScope:
+    """The context of ``block.name_scope()``: blocks made inside it are named within ``block``."""
+
+    def __init__(self, block: Any):
+        self._block = block
+
+    def __enter__(self) -> Any:
+        scope_stack().append(self._block)
+        return self._block
+
+    def __exit__(self, *exc: Any) -> bool:
+        scope_stack().pop()
+        return False
