@@ -140,7 +140,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=50, help="LeNet steps per timed run")
     parser.add_argument("--parts", default="conv,pool,lenet")
     parser.add_argument("--conv", default=",".join(ops.CONV_IMPLS))
-    parser.add_argument("--pool", default="xla,slices")
+    parser.add_argument("--pool", default="xla,slices,reshape")
     args = parser.parse_args()
     parts = args.parts.split(",")
     print(f"backend {jax.default_backend()}; auto: conv={ops.resolve_impl('auto')}, "

@@ -207,7 +207,11 @@ def _train_device_epoch(net, loss_fn, data, opt, metrics, points, on_point) -> E
         full = np.asarray(jax.device_get(full))  # slicing on the host costs no dispatch
     start, chunk, report = 0, 0, set(stops)
     for end in ends:
-        if end > start:
+        if per_batch:
+            carry = P.train_row(spec, frozen, carry, arrays, n_data, full[start], key,
+                                np.uint32(start))
+            start = end
+        elif end > start:
             carry = P.train_rows(spec, frozen, carry, arrays, n_data, full[start:end],
                                  jax.random.fold_in(key, chunk))
             chunk += 1
@@ -215,11 +219,13 @@ def _train_device_epoch(net, loss_fn, data, opt, metrics, points, on_point) -> E
         if end - 1 in report:
             carry = _report(net, opt, metrics, carry, on_point, end - 1)
             spec = _current(spec, net, loss_fn, metrics, opt)  # a callback may change lr_mult
-    if rest.shape[0]:
+    if rest.shape[0] and per_batch:
+        carry = P.train_row(spec, frozen, carry, arrays, n_data, rest, key, np.uint32(nfull))
+    elif rest.shape[0]:
         carry = P.train_rows(spec, frozen, carry, arrays, n_data, rest[None],
                              jax.random.fold_in(key, chunk))
-        if nfull in stops:
-            carry = _report(net, opt, metrics, carry, on_point, nfull)
+    if rest.shape[0] and nfull in stops:
+        carry = _report(net, opt, metrics, carry, on_point, nfull)
     _commit(net, opt, carry)
     loss_sum, count, bad = _deliver_acc(metrics, carry[3])
     return EpochResult(loss_sum, count, bad, total)
@@ -378,12 +384,13 @@ def _score(net: Block, metrics: Sequence[Any], inputs: tuple, y: Any, scan: Any 
             acc = P.eval_batch(spec, values, states, acc, inputs, y)
         else:
             arrays, n_data, rows, tail = scan
-            tables = [rows, tail[None]]
             if P.slow_in_loops("eval", spec, values, states, inputs):
-                tables = [rows[i:i + 1] for i in range(rows.shape[0])] + tables[1:]
-            for table in tables:
-                if table.size:
-                    acc = P.eval_rows(spec, values, states, acc, arrays, n_data, table)
+                for idx in [*rows, tail] if tail.size else rows:
+                    acc = P.eval_row(spec, values, states, acc, arrays, n_data, idx)
+            else:
+                for table in (rows, tail[None]):
+                    if table.size:
+                        acc = P.eval_rows(spec, values, states, acc, arrays, n_data, table)
         deliver(compiled, jax.device_get(acc))
     if eager:  # a feval that needs NumPy values: outputs on the device, update on the host
         if scan is None:
@@ -428,12 +435,11 @@ def predict_arrays(net: Block, arrays: tuple, batch_size: int) -> Any:
     values, states = _stored(net)
     rows, tail = order_rows(int(arrays[0].shape[0]), batch_size)
     outputs = []
-    tables = [rows]
     if rows.size and P.slow_in_loops("eval", spec, values, states,
                                      sample_specs(arrays, batch_size)):
-        tables = [rows[i:i + 1] for i in range(rows.shape[0])]  # rows: NumPy
-    for table in tables if rows.size else ():
-        out = P.predict_rows(spec, values, states, arrays, table)
+        outputs += [P.predict_row(spec, values, states, arrays, idx) for idx in rows]
+    elif rows.size:
+        out = P.predict_rows(spec, values, states, arrays, rows)
         outputs.append(jax.tree.map(lambda o: o.reshape(-1, *o.shape[2:]), out))
     if tail.size:
         out = P.predict_rows(spec, values, states, arrays, tail[None])

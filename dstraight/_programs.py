@@ -25,12 +25,15 @@ __all__ = [
     "Static",
     "apply_grads",
     "eval_batch",
+    "eval_row",
     "eval_rows",
     "make_spec",
+    "predict_row",
     "predict_rows",
     "run_compiled",
     "slow_in_loops",
     "train_batch",
+    "train_row",
     "train_rows",
 ]
 
@@ -253,6 +256,15 @@ def _train_rows(spec, frozen, carry, arrays, n_data, rows, key):
     return carry
 
 
+def _train_row(spec, frozen, carry, arrays, n_data, idx, key, step):
+    """One step on the batch of rows ``idx``, gathered on the device: no loop in the program
+    (XLA keeps even a one-trip while loop, and with it the slowness of :data:`SLOW_IN_LOOPS`)."""
+    _traces[0] += 1
+    inputs, y = _split(_gather(arrays, idx), n_data)
+    carry, _, _ = _train_step(spec, frozen, carry, inputs, y, jax.random.fold_in(key, step))
+    return carry
+
+
 def _train_batch(spec, frozen, carry, inputs, y, key, step):
     _traces[0] += 1
     return _train_step(spec, frozen, carry, inputs, y, jax.random.fold_in(key, step))
@@ -261,6 +273,7 @@ def _train_batch(spec, frozen, carry, inputs, y, key, step):
 # Nothing is donated: users may hold earlier net.params or trainer.opt_state, and at these sizes
 # reusing buffers saved nothing measurable.
 train_rows = jax.jit(_train_rows, static_argnums=(0, 4))
+train_row = jax.jit(_train_row, static_argnums=(0, 4))
 train_batch = jax.jit(_train_batch, static_argnums=(0,))
 
 
@@ -274,6 +287,19 @@ def _eval_rows(spec, values, states, acc, arrays, n_data, rows):
 
     acc, _ = jax.lax.scan(body, acc, rows, unroll=_unroll(rows.shape[0]))
     return acc
+
+
+def _eval_row(spec, values, states, acc, arrays, n_data, idx):
+    _traces[0] += 1
+    inputs, y = _split(_gather(arrays, idx), n_data)
+    out, _ = run(spec.net, values, states, inputs, None, False)
+    return _metric_stats(spec, acc, y, out)
+
+
+def _predict_row(spec, values, states, arrays, idx):
+    _traces[0] += 1
+    out, _ = run(spec.net, values, states, tuple(_gather(arrays, idx)), None, False)
+    return out
 
 
 def _eval_batch(spec, values, states, acc, inputs, y):
@@ -295,7 +321,9 @@ def _predict_rows(spec, values, states, arrays, rows):
 
 eval_rows = jax.jit(_eval_rows, static_argnums=(0, 5))
 eval_batch = jax.jit(_eval_batch, static_argnums=(0,))
+eval_row = jax.jit(_eval_row, static_argnums=(0, 5))
 predict_rows = jax.jit(_predict_rows, static_argnums=(0,))
+predict_row = jax.jit(_predict_row, static_argnums=(0,))
 
 
 def _apply_grads(tx, trainable, opt_state, grads, scale, bad):

@@ -69,8 +69,9 @@ POOL_IMPLS = ("xla", "slices", "reshape")
 #: What ``impl="auto"`` means for ``conv2d`` per backend (others: ``"xla"``). Module state on
 #: purpose, so that a reader can switch every layer at once: ``ops.AUTO_CONV["cpu"] = "xla"``.
 AUTO_CONV: dict[str, str] = {"cpu": "hybrid"}
-#: What ``impl="auto"`` means for the pools per backend (others: ``"xla"``).
-AUTO_POOL: dict[str, str] = {"cpu": "slices"}
+#: What ``impl="auto"`` means for the pools per backend (others: ``"xla"``). ``"reshape"`` stands
+#: for ``"slices"`` where the windows do not tile the input (overlapping, padded, ``ceil_mode``).
+AUTO_POOL: dict[str, str] = {"cpu": "reshape"}
 
 IntOrPair = int | Sequence[int]
 _LAYOUTS = {"NHWC": (1, 2, 3), "NCHW": (2, 3, 1)}  # layout -> (H axis, W axis, C axis)
@@ -88,8 +89,8 @@ def resolve_impl(impl: str = "auto", op: str = "conv", backend: str | None = Non
     Examples:
         >>> resolve_impl("auto", backend="cpu"), resolve_impl("auto", backend="gpu")
         ('hybrid', 'xla')
-        >>> resolve_impl("auto", op="pool", backend="cpu")
-        'slices'
+        >>> resolve_impl("auto", op="pool", backend="cpu")  # "slices" where windows overlap
+        'reshape'
     """
     table, choices = (AUTO_CONV, CONV_IMPLS) if op == "conv" else (AUTO_POOL, POOL_IMPLS)
     if op not in ("conv", "pool"):
@@ -374,8 +375,11 @@ def pool2d_output_shape(
 def _pool(x, reducer: str, pool_size, strides, padding, ceil_mode, layout, impl, name):
     axes, k, s, p, outs, extras = _pool_setup(jnp.shape(x), pool_size, strides, padding,
                                               ceil_mode, layout, name)
-    impl = resolve_impl(impl, "pool")
-    if impl == "reshape" and (s != k or p != (0, 0) or any(extras)):
+    auto, impl = impl == "auto", resolve_impl(impl, "pool")
+    tiles = s == k and p == (0, 0) and not any(extras)
+    if auto and impl == "reshape" and not tiles:
+        impl = "slices"
+    if impl == "reshape" and not tiles:
         raise ValueError(f"{name}: impl='reshape' needs strides == pool_size and no padding (nor "
                          f"ceil_mode windows past the edge); got pool_size={k}, strides={s}, "
                          f"padding={p}. Use impl='auto'.")
@@ -408,8 +412,6 @@ def _pool(x, reducer: str, pool_size, strides, padding, ceil_mode, layout, impl,
         blocks = lax.slice(x, (0,) * 4, limits).reshape(shape)
         inner = (axes[0] + 1, axes[1] + 2)
         return blocks.max(axis=inner) if reducer == "max" else blocks.sum(axis=inner)
-    if reducer == "max" and s == k and p == (0, 0) and not any(extras):
-        return _max_tiles(x, k, axes)
     xp = lax.pad(x, init, [(lo, hi, 0) for lo, hi in widths])
     slices = []
     for i in range(k[0]):
@@ -419,60 +421,6 @@ def _pool(x, reducer: str, pool_size, strides, padding, ceil_mode, layout, impl,
                 start[ax], limit[ax], step[ax] = off, off + (n - 1) * st + 1, st
             slices.append(lax.slice(xp, start, limit, step))
     return functools.reduce(combine, slices)
-
-
-def _tiles(x, k: tuple[int, int], axes: tuple[int, int]) -> list[jax.Array]:
-    """The ``k[0] * k[1]`` strided views of ``x`` that non-overlapping windows are made of."""
-    outs = [x.shape[ax] // k[i] for i, ax in enumerate(axes)]
-    views = []
-    for i in range(k[0]):
-        for j in range(k[1]):
-            start, limit, step = [0] * 4, list(x.shape), [1] * 4
-            for ax, off, n, st in zip(axes, (i, j), outs, k, strict=True):
-                start[ax], limit[ax], step[ax] = off, off + (n - 1) * st + 1, st
-            views.append(lax.slice(x, start, limit, step))
-    return views
-
-
-@functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2))
-def _max_tiles(x, k: tuple[int, int], axes: tuple[int, int]):
-    """Max-pooling over windows that tile ``x`` (strides == pool_size, no padding).
-
-    Its gradient goes to the first maximal entry of each window in row-major order, as with
-    ``lax.reduce_window``'s, computed in one pass: differentiating the chain of ``maximum``s
-    instead costs about twice as much (``bench/conv_lowerings.py``).
-    """
-    return functools.reduce(jnp.maximum, _tiles(x, k, axes))
-
-
-def _max_tiles_fwd(x, k, axes):
-    y = _max_tiles(x, k, axes)
-    return y, (x, y)
-
-
-def _max_tiles_bwd(k, axes, residuals, g):
-    x, y = residuals
-    taken = jnp.zeros(y.shape, bool)
-    parts = []
-    for view in _tiles(x, k, axes):
-        first = (view == y) & ~taken
-        taken = taken | first
-        parts.append(jnp.where(first, g, jnp.zeros((), g.dtype)))
-    # parts[i * k[1] + j] holds the entries at offset (i, j) of every window: interleave them.
-    stacked = jnp.stack(parts).reshape(*k, *y.shape)
-    order, shape = [], []
-    for ax in range(4):
-        order.append(ax + 2)
-        shape.append(y.shape[ax])
-        if ax in axes:
-            order.append(axes.index(ax))
-            shape[-1] *= k[axes.index(ax)]
-    dx = stacked.transpose(order).reshape(shape)
-    rest = [(0, x.shape[ax] - dx.shape[ax]) for ax in range(4)]  # rows no window covers
-    return (jnp.pad(dx, rest),)
-
-
-_max_tiles.defvjp(_max_tiles_fwd, _max_tiles_bwd)
 
 
 def _counts(size: int, k: int, s: int, p: int, out: int, include_pad: bool) -> np.ndarray:

@@ -44,16 +44,18 @@ def _loader(X, y, batch_size=32, shuffle=True):
                            device=jax.devices()[0])
 
 
-def _calls(monkeypatch, name):
-    """Records the number of batches in each call of the engine's program ``name``."""
-    seen, program = [], getattr(_programs, name)
+def _calls(monkeypatch):
+    """Records each training call of the engine: ("scan", batches) or ("step", examples)."""
+    seen = []
 
-    def counted(*args):
-        rows = args[5] if name == "train_rows" else args[-1]
-        seen.append(int(np.shape(rows)[0]))
-        return program(*args)
+    def counting(program, kind):
+        def counted(*args):
+            seen.append((kind, int(np.shape(args[5])[0])))
+            return program(*args)
+        return counted
 
-    monkeypatch.setattr(_programs, name, counted)
+    for name, kind in (("train_rows", "scan"), ("train_row", "step")):
+        monkeypatch.setattr(_programs, name, counting(getattr(_programs, name), kind))
     return seen
 
 
@@ -88,12 +90,12 @@ def test_a_convolution_is_found_in_the_training_step_and_the_forward_pass(monkey
 
 @pytest.mark.skipif(jax.default_backend() != "cpu", reason="the rule is for XLA's CPU backend")
 def test_a_conv_net_trains_batch_by_batch_and_a_dense_net_in_one_scan(monkeypatch):
-    calls = _calls(monkeypatch, "train_rows")
+    calls = _calls(monkeypatch)
     _train(_convnet, epochs=1)
-    assert calls == [1] * 6 + [1]  # 200 examples: six batches of 32, then one of 8
+    assert calls == [("step", 32)] * 6 + [("step", 8)]  # 200 examples: 6 batches of 32, one of 8
     calls.clear()
     _train(_densenet, epochs=1)
-    assert calls == [6, 1]
+    assert calls == [("scan", 6), ("scan", 1)]
 
 
 def test_batch_by_batch_and_scanned_training_agree(monkeypatch):
@@ -101,10 +103,10 @@ def test_batch_by_batch_and_scanned_training_agree(monkeypatch):
     net, losses, states = _train(_convnet, points=[1, 4, 6],
                                  on_point=points_seen["batches"].append)
     monkeypatch.setitem(_programs.SLOW_IN_LOOPS, jax.default_backend(), frozenset())
-    calls = _calls(monkeypatch, "train_rows")
+    calls = _calls(monkeypatch)
     net2, losses2, states2 = _train(_convnet, points=[1, 4, 6],
                                     on_point=points_seen["scan"].append)
-    assert max(calls) > 1  # this run did scan
+    assert {kind for kind, _ in calls} == {"scan"}
     assert points_seen["batches"] == points_seen["scan"] == [1, 4, 6] * 2
     np.testing.assert_allclose(losses, losses2, rtol=1e-5)
     assert states.keys() == states2.keys()

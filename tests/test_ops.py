@@ -146,9 +146,21 @@ def test_hybrid_rejects_forward_mode_as_documented():
 def test_auto_means_hybrid_on_cpu_and_xla_elsewhere():
     assert ops.resolve_impl("auto", backend="cpu") == "hybrid"
     assert ops.resolve_impl("auto", backend="gpu") == "xla"
-    assert ops.resolve_impl("auto", op="pool", backend="cpu") == "slices"
+    assert ops.resolve_impl("auto", op="pool", backend="cpu") == "reshape"
     assert ops.resolve_impl("auto", op="pool", backend="tpu") == "xla"
     assert ops.resolve_impl("taps", backend="gpu") == "taps"
+
+
+def test_auto_pools_by_reshape_where_windows_tile_and_by_slices_elsewhere(monkeypatch):
+    monkeypatch.setitem(ops.AUTO_POOL, jax.default_backend(), "reshape")
+    x = jax.random.normal(jax.random.key(0), (2, 7, 6, 3))
+    tiled = str(jax.make_jaxpr(lambda x: ops.max_pool2d(x, 2))(x))
+    assert "reshape" in tiled and "slice" in tiled  # the row no window covers is cut off first
+    for kwargs in ({"strides": 1}, {"padding": 1}, {"ceil_mode": True}):
+        y = ops.max_pool2d(x, 2, **kwargs)  # "reshape" alone would refuse these windows
+        np.testing.assert_allclose(y, ops.max_pool2d(x, 2, impl="xla", **kwargs), **TOL)
+    with pytest.raises(ValueError, match="impl='reshape' needs strides == pool_size"):
+        ops.max_pool2d(x, 2, strides=1, impl="reshape")
 
 
 @pytest.mark.parametrize(("choice", "expected"), [("xla", True), ("taps", False)])
