@@ -32,21 +32,41 @@ def significant(value, digits: int = 8):
     return float(f"{value:.{digits}g}") if isinstance(value, float) else value
 
 
-def trimmed(run: dict) -> dict:
+def trimmed_problem(p: dict, extra: tuple[str, ...] = ()) -> dict:
     return {
+        "problem": p["problem"],
+        "batch_size": p["batch_size"],
+        "steps_per_epoch": p["steps_per_epoch"],
+        **{k: p[k] for k in extra},
+        "cases": {case: {k: significant(row[k]) for k in CASE_FIELDS}
+                  for case, row in p["cases"].items()},
+    }
+
+
+def trimmed(run: dict) -> dict:
+    out = {
         "machine": run["machine"],
         "versions": {k: v for k, v in run["versions"].items() if k in VERSIONS},
-        "results": [
-            {
-                "problem": p["problem"],
-                "batch_size": p["batch_size"],
-                "steps_per_epoch": p["steps_per_epoch"],
-                "cases": {case: {k: significant(row[k]) for k in CASE_FIELDS}
-                          for case, row in p["cases"].items()},
-            }
-            for p in run["results"]
-        ],
+        "results": [trimmed_problem(p) for p in run["results"]],
     }
+    if run.get("lenet"):  # the LeNet-5 case, in runs since it was added
+        out["lenet"] = trimmed_problem(run["lenet"], ("conv_impl", "pool_impl"))
+    return out
+
+
+def problem_lines(p: dict, first: str, indent: int) -> list[str]:
+    pad = " " * indent
+    extra = "".join(f", {json.dumps(k)}: {json.dumps(p[k])}" for k in ("conv_impl", "pool_impl")
+                    if k in p)
+    lines = [f'{pad}{first}{{"problem": {json.dumps(p["problem"])},',
+             f'{pad}{" " * len(first)} "batch_size": {p["batch_size"]}, '
+             f'"steps_per_epoch": {p["steps_per_epoch"]}{extra},',
+             f'{pad}{" " * len(first)} "cases": {{']
+    lines += [f"{pad}{' ' * len(first)}     {json.dumps(case)}: "
+              f"{literal(row, indent + len(first) + 5)},"
+              for case, row in p["cases"].items()]
+    lines.append(f"{pad}{' ' * len(first)} }}}},")
+    return lines
 
 
 def from_files() -> dict:
@@ -79,14 +99,10 @@ def cell_source(results: dict) -> str:
         lines.append(f'        "versions": {literal(run["versions"], 8)},')
         lines.append('        "results": [')
         for p in run["results"]:
-            lines.append(f'            {{"problem": {json.dumps(p["problem"])},')
-            lines.append(f'             "batch_size": {p["batch_size"]}, '
-                         f'"steps_per_epoch": {p["steps_per_epoch"]},')
-            lines.append('             "cases": {')
-            lines += [f"                 {json.dumps(case)}: {literal(row, 17)},"
-                      for case, row in p["cases"].items()]
-            lines.append("             }},")
+            lines += problem_lines(p, "", 12)
         lines.append("        ],")
+        if "lenet" in run:
+            lines += problem_lines(run["lenet"], '"lenet": ', 8)
         lines.append("    },")
     lines.append("}")
     return "\n".join(lines) + "\n"
