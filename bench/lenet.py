@@ -8,6 +8,9 @@ same weights (PyTorch's default uniform(+-1/sqrt(fan_in)) drawn once with NumPy)
 - ``lenet_lax``: hand-written JAX, the epoch one ``lax.scan``, ``lax.conv_general_dilated`` and
   ``lax.reduce_window`` (what a JAX user writes first; the slow baseline on CPU).
 - ``lenet_ops``: the same scan with ``dstraight.ops.conv2d`` / ``max_pool2d`` (``impl="auto"``).
+- ``lenet_steps``: the same step as ``lenet_ops``, jitted on its own and called once per batch
+  from Python (on a CPU, XLA's convolution is several times slower inside the scan's loop: JAX
+  issue 12868; this is what ``fit_epoch`` does there for a network with a convolution).
 - ``lenet_gluon``: the book's way, ``nn.Conv2D``/``nn.MaxPool2D``/``nn.Dense`` in a
   ``Sequential``, ``DataLoader`` and ``Trainer.fit_epoch`` (the compiled epoch of the engine).
 - ``lenet_torch``: idiomatic PyTorch eager, ``torch.nn`` layers over index slices of tensors
@@ -125,6 +128,37 @@ def make_scan_epoch(problem: LeNetProblem, device: jax.Device, conv, pool,
     return run_epoch
 
 
+def make_step_loop(problem: LeNetProblem, device: jax.Device, conv, pool,
+                   seed: int = 1) -> EpochFn:
+    """Hand-written JAX: shuffle, then one compiled step per batch, called from Python."""
+    X = jax.device_put(problem.X, device)
+    y = jax.device_put(problem.y, device)
+    steps, bs, lr = problem.steps_per_epoch, problem.batch_size, problem.lr
+
+    def batch_loss(p, xb, yb):
+        logits = lenet_apply(p, xb, conv, pool)
+        return optax.softmax_cross_entropy_with_integer_labels(logits, yb).mean()
+
+    @jax.jit
+    def step(p, idx):
+        value, grads = jax.value_and_grad(batch_loss)(p, X[idx], y[idx])
+        return jax.tree.map(lambda a, g: a - lr * g, p, grads), value
+
+    state = {"params": jax.device_put(problem.params, device), "key": jax.random.key(seed)}
+
+    def run_epoch() -> float:
+        state["key"], sub = jax.random.split(state["key"])
+        order = np.asarray(jax.random.permutation(sub, X.shape[0])[: steps * bs])
+        p, losses = state["params"], []
+        for idx in order.reshape(steps, bs):
+            p, value = step(p, idx)
+            losses.append(value)
+        state["params"] = p
+        return float(jnp.mean(jnp.stack(losses)))
+
+    return run_epoch
+
+
 def make_lax(problem: LeNetProblem, device: jax.Device) -> EpochFn:
     """(i) ``lax.conv_general_dilated`` and ``lax.reduce_window``."""
     return make_scan_epoch(problem, device, _lax_conv, _lax_pool)
@@ -133,6 +167,11 @@ def make_lax(problem: LeNetProblem, device: jax.Device) -> EpochFn:
 def make_ops(problem: LeNetProblem, device: jax.Device) -> EpochFn:
     """(ii) ``dstraight.ops.conv2d`` and ``max_pool2d`` with ``impl="auto"``."""
     return make_scan_epoch(problem, device, _ops_conv, ops.max_pool2d)
+
+
+def make_steps(problem: LeNetProblem, device: jax.Device) -> EpochFn:
+    """(ii b) ``lenet_ops``'s step, called once per batch."""
+    return make_step_loop(problem, device, _ops_conv, ops.max_pool2d)
 
 
 def make_gluon(problem: LeNetProblem, device: jax.Device) -> EpochFn:
@@ -212,6 +251,7 @@ def make_torch(problem: LeNetProblem, device: jax.Device) -> EpochFn:
 LENET_CASES: dict[str, Callable[[LeNetProblem, jax.Device], EpochFn]] = {
     "lenet_lax": make_lax,
     "lenet_ops": make_ops,
+    "lenet_steps": make_steps,
     "lenet_gluon": make_gluon,
     "lenet_torch": make_torch,
 }

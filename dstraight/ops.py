@@ -42,12 +42,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
+
+from ._conv_lowerings import KERNEL_LAYOUT, NHWC_CONVS, Conv, conv_xla
 
 __all__ = [
     "AUTO_CONV",
@@ -75,7 +76,6 @@ AUTO_POOL: dict[str, str] = {"cpu": "reshape"}
 
 IntOrPair = int | Sequence[int]
 _LAYOUTS = {"NHWC": (1, 2, 3), "NCHW": (2, 3, 1)}  # layout -> (H axis, W axis, C axis)
-_KERNEL = {"NHWC": "HWIO", "NCHW": "OIHW"}
 
 
 def resolve_impl(impl: str = "auto", op: str = "conv", backend: str | None = None) -> str:
@@ -159,103 +159,6 @@ def conv2d_output_shape(
     return tuple(out)
 
 
-class _Conv(NamedTuple):  # the static configuration, hashable for custom_vjp's nondiff args
-    strides: tuple[int, int]
-    padding: tuple[int, int]
-    dilation: tuple[int, int]
-    groups: int
-
-
-def _conv_xla(x, w, cfg: _Conv, layout: str = "NHWC"):
-    return lax.conv_general_dilated(
-        x, w, cfg.strides, [(p, p) for p in cfg.padding], rhs_dilation=cfg.dilation,
-        dimension_numbers=(layout, _KERNEL[layout], layout), feature_group_count=cfg.groups)
-
-
-def _windows(x, kernel: tuple[int, int], cfg: _Conv) -> list[jax.Array]:
-    """The shifted, strided views of padded NHWC ``x``, one per kernel tap (row-major)."""
-    (ph, pw), (sh, sw), (dh, dw) = cfg.padding, cfg.strides, cfg.dilation
-    x = jnp.pad(x, ((0, 0), (ph, ph), (pw, pw), (0, 0)))
-    n, hp, wp, c = x.shape
-    ho, wo = (hp - dh * (kernel[0] - 1) - 1) // sh + 1, (wp - dw * (kernel[1] - 1) - 1) // sw + 1
-    return [lax.slice(x, (0, i * dh, j * dw, 0),
-                      (n, i * dh + (ho - 1) * sh + 1, j * dw + (wo - 1) * sw + 1, c),
-                      (1, sh, sw, 1))
-            for i in range(kernel[0]) for j in range(kernel[1])]
-
-
-def _conv_patches(x, w, cfg: _Conv):
-    kh, kw, cg, o = w.shape
-    g, taps = cfg.groups, kh * kw
-    p = jnp.concatenate(_windows(x, (kh, kw), cfg), axis=-1)  # channels ordered (tap, C)
-    if g == 1:
-        return p @ w.reshape(taps * cg, o)
-    p = p.reshape(*p.shape[:3], taps, g, cg)
-    y = jnp.einsum("nhwtgc,tcgo->nhwgo", p, w.reshape(taps, cg, g, o // g))
-    return y.reshape(*y.shape[:3], o)
-
-
-def _tap_product(s, wt, groups: int):
-    """One tap's contribution: window ``s`` (N, Ho, Wo, C) times ``wt`` (C/groups, O)."""
-    cg, o = wt.shape
-    if groups == 1:  # with C == 1, XLA makes this an elementwise product fused across the taps
-        return s @ wt
-    if cg == 1:  # depthwise: the same elementwise product, one per group
-        s = s.reshape(*s.shape[:3], groups, 1)
-        return (s * wt.reshape(groups, o // groups)).reshape(*s.shape[:3], o)
-    s = s.reshape(*s.shape[:3], groups, cg)
-    y = jnp.einsum("nhwgc,cgo->nhwgo", s, wt.reshape(cg, groups, o // groups))
-    return y.reshape(*y.shape[:3], o)
-
-
-def _conv_taps(x, w, cfg: _Conv):
-    kh, kw = w.shape[:2]
-    wins = _windows(x, (kh, kw), cfg)
-    return sum(_tap_product(s, w[t // kw, t % kw], cfg.groups) for t, s in enumerate(wins))
-
-
-def _weight_grad_taps(x, dy, w_shape, cfg: _Conv):
-    """d(loss)/d(weight) as one (M x C/g)^T (M x O/g) product per tap, M = N*Ho*Wo."""
-    kh, kw, cg, o = w_shape
-    g = cfg.groups
-    wins = _windows(x, (kh, kw), cfg)
-    if g == 1:
-        d = dy.reshape(-1, o)
-        per_tap = [s.reshape(-1, cg).T @ d for s in wins]
-    else:
-        d = dy.reshape(-1, g, o // g)
-        per_tap = [jnp.einsum("mgc,mgo->cgo", s.reshape(-1, g, cg), d).reshape(cg, o)
-                   for s in wins]
-    return jnp.stack(per_tap).reshape(w_shape)
-
-
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
-def _conv_hybrid(x, w, cfg: _Conv):
-    return _conv_taps(x, w, cfg) if w.shape[2] == 1 else _conv_xla(x, w, cfg)
-
-
-def _conv_hybrid_fwd(x, w, cfg: _Conv):
-    return _conv_hybrid(x, w, cfg), (x, w)
-
-
-def _conv_hybrid_bwd(cfg: _Conv, residuals, dy):
-    # Each gradient from the lowering measured fastest for it (bench/conv_lowerings.py): with one
-    # input channel per group, the patches' transpose for dx and XLA's for dw; otherwise XLA's
-    # transposed convolution for dx and one product per tap for dw.
-    x, w = residuals
-    if w.shape[2] == 1:
-        dx = jax.vjp(lambda x: _conv_patches(x, w, cfg), x)[1](dy)[0]
-        dw = jax.vjp(lambda w: _conv_xla(x, w, cfg), w)[1](dy)[0]
-    else:
-        dx = jax.vjp(lambda x: _conv_xla(x, w, cfg), x)[1](dy)[0]
-        dw = _weight_grad_taps(x, dy, w.shape, cfg)
-    return dx, dw
-
-
-_conv_hybrid.defvjp(_conv_hybrid_fwd, _conv_hybrid_bwd)
-_NHWC_CONVS = {"patches": _conv_patches, "taps": _conv_taps, "hybrid": _conv_hybrid}
-
-
 def conv2d(
     x: jax.Array, weight: jax.Array, bias: jax.Array | None = None, *,
     strides: IntOrPair = 1, padding: IntOrPair = 0, dilation: IntOrPair = 1, groups: int = 1,
@@ -289,7 +192,7 @@ def conv2d(
     impl = resolve_impl(impl, "conv")
     for name, a in (("x", x), ("weight", weight)):
         if jnp.ndim(a) != 4:
-            dims = "(N, H, W, C)" if name == "x" else _KERNEL[layout]
+            dims = "(N, H, W, C)" if name == "x" else KERNEL_LAYOUT[layout]
             raise ValueError(f"conv2d expects a 4-d {name} {dims} for layout={layout!r}, got "
                              f"shape {jnp.shape(a)}.")
     if not isinstance(groups, int | np.integer) or isinstance(groups, bool) or groups < 1:
@@ -300,21 +203,21 @@ def conv2d(
     if c_in % groups or c_out % groups or cg * groups != c_in:
         raise ValueError(
             f"conv2d: x of shape {x.shape} ({layout}) has {c_in} channels, but weight of shape "
-            f"{weight.shape} ({_KERNEL[layout]}) expects {cg} per group x groups={groups} = "
+            f"{weight.shape} ({KERNEL_LAYOUT[layout]}) expects {cg} per group x groups={groups} = "
             f"{cg * groups} and {c_out} output channels divisible by groups. Check the layout "
             f"(NCHW data needs layout='NCHW') or the weight's in_channels.")
     if bias is not None and jnp.shape(bias) != (c_out,):
         raise ValueError(f"conv2d: bias must have shape ({c_out},) for weight of shape "
                          f"{weight.shape}, got {jnp.shape(bias)}.")
-    cfg = _Conv(_pair(strides, "strides", 1), _pair(padding, "padding", 0),
+    cfg = Conv(_pair(strides, "strides", 1), _pair(padding, "padding", 0),
                 _pair(dilation, "dilation", 1), int(groups))
     conv2d_output_shape(x.shape, c_out, (kh, kw), cfg.strides, cfg.padding, cfg.dilation, layout)
     if impl == "xla":
-        y = _conv_xla(x, weight, cfg, layout)
+        y = conv_xla(x, weight, cfg, layout)
     elif layout == "NHWC":
-        y = _NHWC_CONVS[impl](x, weight, cfg)
+        y = NHWC_CONVS[impl](x, weight, cfg)
     else:  # the other lowerings are written for NHWC, the layout XLA's CPU code prefers
-        y = _NHWC_CONVS[impl](x.transpose(0, 2, 3, 1), weight.transpose(2, 3, 1, 0), cfg)
+        y = NHWC_CONVS[impl](x.transpose(0, 2, 3, 1), weight.transpose(2, 3, 1, 0), cfg)
         y = y.transpose(0, 3, 1, 2)
     if bias is not None:
         y = y + (bias if layout == "NHWC" else bias.reshape(-1, 1, 1))
