@@ -96,26 +96,33 @@ def lenet_apply(params, x, conv, pool):
     return x @ params["dense3"]["w"] + params["dense3"]["b"]
 
 
-def make_scan_epoch(problem: LeNetProblem, device: jax.Device, conv, pool,
-                    seed: int = 1) -> EpochFn:
-    """Hand-written JAX: shuffle, then ``lax.scan`` over the batches, all one XLA program."""
+def _sgd_step(problem: LeNetProblem, device: jax.Device, conv, pool):
+    """The images on ``device`` and one plain-SGD step ``(params, idx) -> (params, loss)`` on
+    the batch of rows ``idx``, gathered from them."""
     X = jax.device_put(problem.X, device)
     y = jax.device_put(problem.y, device)
-    steps, bs, lr = problem.steps_per_epoch, problem.batch_size, problem.lr
 
     def batch_loss(p, xb, yb):
         logits = lenet_apply(p, xb, conv, pool)
         return optax.softmax_cross_entropy_with_integer_labels(logits, yb).mean()
 
+    def step(p, idx):
+        value, grads = jax.value_and_grad(batch_loss)(p, X[idx], y[idx])
+        return jax.tree.map(lambda a, g: a - problem.lr * g, p, grads), value
+
+    return X, step
+
+
+def make_scan_epoch(problem: LeNetProblem, device: jax.Device, conv, pool,
+                    seed: int = 1) -> EpochFn:
+    """Hand-written JAX: shuffle, then ``lax.scan`` over the batches, all one XLA program."""
+    X, step = _sgd_step(problem, device, conv, pool)
+    steps, bs = problem.steps_per_epoch, problem.batch_size
+
     @jax.jit
     def epoch(p, key):
         order = jax.random.permutation(key, X.shape[0])[: steps * bs].reshape(steps, bs)
-
-        def body(p, idx):
-            value, grads = jax.value_and_grad(batch_loss)(p, X[idx], y[idx])
-            return jax.tree.map(lambda a, g: a - lr * g, p, grads), value
-
-        p, losses = lax.scan(body, p, order)
+        p, losses = lax.scan(step, p, order)
         return p, losses.mean()
 
     state = {"params": jax.device_put(problem.params, device), "key": jax.random.key(seed)}
@@ -131,18 +138,9 @@ def make_scan_epoch(problem: LeNetProblem, device: jax.Device, conv, pool,
 def make_step_loop(problem: LeNetProblem, device: jax.Device, conv, pool,
                    seed: int = 1) -> EpochFn:
     """Hand-written JAX: shuffle, then one compiled step per batch, called from Python."""
-    X = jax.device_put(problem.X, device)
-    y = jax.device_put(problem.y, device)
-    steps, bs, lr = problem.steps_per_epoch, problem.batch_size, problem.lr
-
-    def batch_loss(p, xb, yb):
-        logits = lenet_apply(p, xb, conv, pool)
-        return optax.softmax_cross_entropy_with_integer_labels(logits, yb).mean()
-
-    @jax.jit
-    def step(p, idx):
-        value, grads = jax.value_and_grad(batch_loss)(p, X[idx], y[idx])
-        return jax.tree.map(lambda a, g: a - lr * g, p, grads), value
+    X, step = _sgd_step(problem, device, conv, pool)
+    step = jax.jit(step)
+    steps, bs = problem.steps_per_epoch, problem.batch_size
 
     state = {"params": jax.device_put(problem.params, device), "key": jax.random.key(seed)}
 
