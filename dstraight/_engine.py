@@ -8,10 +8,9 @@ index table (the compiled programs are in :mod:`dstraight._programs`), except wh
 holds an operation that XLA runs slowly inside a loop (on a CPU, a convolution: see
 :data:`dstraight._programs.SLOW_IN_LOOPS`), which is then called once per batch; any other
 iterable of batches runs one compiled step per batch. Evaluation and prediction visit every
-example once, in dataset order, whatever the loader's shuffling or last-batch mode. What the loops
-do in Python
-(reading batches, shapes, label checks, metric statistics) is in :mod:`dstraight._engine_host`;
-evaluation and prediction are in :mod:`dstraight._engine_eval` (re-exported here).
+example once, in dataset order, whatever the loader's shuffling or last-batch mode; they are in
+:mod:`dstraight._engine_eval` (re-exported here). What the loops do in Python (reading batches,
+shapes, label checks, metric statistics) is in :mod:`dstraight._engine_host`.
 """
 
 from __future__ import annotations
