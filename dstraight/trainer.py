@@ -326,9 +326,11 @@ class Trainer:
         ``NDArrayIter``), the epoch is one compiled ``jax.lax.scan`` over the shuffled batch
         indices that gathers the batches from the device-resident arrays, plus one compiled step
         for a short last batch; both are compiled once per shape and reused by the following
-        epochs. Any other iterable of ``(X, y)`` batches is trained on batch by batch with the
-        compiled step of :meth:`fused_step`. Layers run in training mode (dropout, batch
-        statistics), with keys drawn from the network's key.
+        epochs. (On a CPU, a network whose step holds a convolution is trained by one compiled
+        call per batch instead, gathering on the device just the same: XLA's CPU convolution runs
+        several times slower inside a compiled loop.) Any other iterable of ``(X, y)`` batches
+        is trained on batch by batch with the compiled step of :meth:`fused_step`. Layers run in
+        training mode (dropout, batch statistics), with keys drawn from the network's key.
 
         The loss is reported per example, averaged over the epoch with the parameters each batch
         saw. An ``NDArrayIter`` is ``reset()`` first, so calling ``fit_epoch`` once per epoch
