@@ -29,8 +29,9 @@ ADDRESS = re.compile(
 )
 # `cd NAME` right after a clone: the folder git creates is the repository's name.
 CD = re.compile(r"^cd (?P<name>[A-Za-z0-9_.-]+)\s*$", re.MULTILINE)
-# Repositories other than ours that the text may link to (none yet): owner/name.
-FOREIGN: set[str] = set()
+# Repositories other than ours that the text may link to: owner/name. JAX's issue tracker is
+# cited where the book works around a known XLA limitation (chapter 4, the appendix).
+FOREIGN: set[str] = {"jax-ml/jax"}
 
 
 def home() -> str:
