@@ -257,7 +257,7 @@ class Sequential(HybridBlock):
                   'dense1': {'weight': (8, 2), 'bias': (2,)}})
     """
 
-    _keys_in_signature = False
+    keys_in_signature = False
 
     def add(self, *blocks: Block) -> None:
         """Appends blocks in order.

@@ -38,6 +38,7 @@ from ..binding import Binding, current_binding, structure_changed, structure_epo
 from ..parameter import Parameter
 from ..parameter_dict import ParameterDict, Params, match, nest
 from . import pure as _pure
+from .declare import Declarer, shared_parameter
 from .functional import F
 from .naming import NameScope, new_name
 from .shell import call_stored
@@ -56,29 +57,6 @@ class _BlockMeta(type):
         block = super().__call__(*args, **kwargs)
         object.__setattr__(block, "_constructing", False)
         return block
-
-
-class _Declarer:
-    """What ``self.params`` is inside ``__init__``: gluon's ``ParameterDict.get`` declares."""
-
-    def __init__(self, block: Block):
-        self._block = block
-
-    def get(self, name: str, **kwargs: Any) -> Parameter:
-        return self._block._declare(name, **kwargs)
-
-    def get_constant(self, name: str, value: Any) -> Parameter:
-        value = jnp.asarray(value)
-        param = self._block._declare(name, shape=value.shape, dtype=value.dtype,
-                                     init=_init.Constant(value), kind="state")
-        return param
-
-    def __getattr__(self, name: str) -> Any:
-        raise AttributeError(
-            "Inside __init__, self.params only declares parameters (self.params.get(name, "
-            "shape=...)); after construction net.params is the pytree of values. Use "
-            "net.collect_params() for the Parameter objects."
-        )
 
 
 class Block(metaclass=_BlockMeta):
@@ -107,9 +85,9 @@ class Block(metaclass=_BlockMeta):
         name: the full name, bypassing prefixes.
     """
 
-    # Whether the children's keys are part of the compiled program's cache key: they are names a
-    # custom forward refers to (self.hidden), but for Sequential they are automatic layer names.
-    _keys_in_signature = True
+    #: Whether the children's keys are part of the compiled program's cache key: they are names a
+    #: custom forward refers to (self.hidden), but for Sequential they are automatic layer names.
+    keys_in_signature = True
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Block:
         block = super().__new__(cls)
@@ -183,7 +161,7 @@ class Block(metaclass=_BlockMeta):
             DeferredInitializationError: before the first forward pass fixed the shapes.
         """
         if self._constructing:
-            return _Declarer(self)
+            return Declarer(self._declare)
         structure = self.structure()
         return nest(zip(structure.param_paths, (p.stored() for p in structure.params),
                         strict=True))
@@ -204,7 +182,7 @@ class Block(metaclass=_BlockMeta):
                  **kwargs: Any) -> Parameter:
         if name in self._reg_params:
             return self._reg_params[name]
-        param = self._shared_param(name)
+        param = shared_parameter(self._shared, name, self.name)
         if param is None:
             param = Parameter(f"{self.name}_{name}", () if shape is None else shape, dtype=dtype,
                               init=init, grad_req=grad_req, kind=kind,
@@ -212,23 +190,6 @@ class Block(metaclass=_BlockMeta):
         self._reg_params[name] = param
         structure_changed()
         return param
-
-    def _shared_param(self, name: str) -> Parameter | None:
-        shared = self._shared
-        if shared is None:
-            return None
-        if hasattr(shared, "collect_params"):
-            shared = shared.collect_params()
-        found = [p for full, p in shared.items() if full == name or full.endswith(f"_{name}")]
-        if len(found) > 1:
-            exact = [p for p in found if p.name.endswith(f"{getattr(shared, 'prefix', '')}_{name}")]
-            found = exact if len(exact) == 1 else found
-        if len(found) != 1:
-            raise ValueError(
-                f"{self.name}: params= should hold exactly one parameter named like '*_{name}' "
-                f"to share, found {[p.name for p in found]} in {list(shared)}."
-            )
-        return found[0]
 
     def __setattr__(self, name: str, value: Any) -> None:
         existing = self.__dict__.get(name)
@@ -272,28 +233,21 @@ class Block(metaclass=_BlockMeta):
         for key, child in self._children.items():
             yield from child.entries((*path, key))
 
-    def signature(self, params: dict[int, int], blocks: dict[int, int]) -> tuple:
-        # Parameters and blocks are numbered in visiting order, so sharing is part of the key.
-        if id(self) in blocks:
-            return ("shared-block", blocks[id(self)])
-        blocks[id(self)] = len(blocks)
-        own = []
-        for local, p in self._reg_params.items():
-            index = params.setdefault(id(p), len(params))
-            own.append((local, index, p.shape, str(p.dtype), p.kind))
-        try:
-            config = tuple(
-                (k, config_value(v)) for k, v in sorted(vars(self).items())
-                if not k.startswith("_") and not isinstance(v, Block | Parameter)
-            )
-        except TypeError:  # a setting that cannot be compared: this block compiles on its own
-            config = ("uid", self._uid)
-        children = tuple((k if self._keys_in_signature else i, c.signature(params, blocks))
-                         for i, (k, c) in enumerate(self._children.items()))
-        order = tuple(blocks.get(id(c), -1) for c in self._order)
-        return (type(self), self._hybrid_mode(), config, tuple(own), children, order)
+    def registered_params(self) -> list[tuple[str, Parameter]]:
+        """``(local name, Parameter)`` for this block's own parameters (not its children's)."""
+        return list(self._reg_params.items())
 
-    def _hybrid_mode(self) -> str:
+    def children_in_call_order(self) -> list[Block]:
+        """The children in the order they were added; a block added twice appears twice."""
+        return list(self._order)
+
+    @property
+    def uid(self) -> int:
+        """A number no other block of this process has (names can repeat; this cannot)."""
+        return self._uid
+
+    def forward_style(self) -> str:
+        """``'hybrid'`` if the class overrides MXNet's ``hybrid_forward``, else ``'forward'``."""
         return "forward" if type(self).hybrid_forward is Block.hybrid_forward else "hybrid"
 
     def structure(self) -> Structure:
@@ -382,7 +336,7 @@ class Block(metaclass=_BlockMeta):
 
     def forward(self, *inputs: Any) -> Any:
         """The computation; override it (or ``hybrid_forward``) in a subclass."""
-        if self._hybrid_mode() == "hybrid":
+        if self.forward_style() == "hybrid":
             own = {local: p.data() for local, p in self._reg_params.items()}
             return self.hybrid_forward(F, *inputs, **own)
         raise NotImplementedError(f"{type(self).__name__} must implement forward(self, x).")

@@ -16,10 +16,11 @@ from typing import Any
 import jax
 
 from ..binding import Binding, bind
+from ..parameter import Parameter
 from ..parameter_dict import ParameterDict, Params, flatten_tree, nest, path_str
 
-__all__ = ["Structure", "StructureKey", "config_value", "run", "run_compiled", "trace_shapes",
-           "values_from_tree"]
+__all__ = ["Structure", "StructureKey", "block_signature", "config_value", "run", "run_compiled",
+           "trace_shapes", "values_from_tree"]
 
 
 
@@ -38,6 +39,37 @@ def config_value(value: Any) -> Any:
         raise TypeError("arrays are compared by identity")
     hash(value)  # functions, initializers and other objects hash by identity
     return value
+
+
+def block_signature(block: Any, params: dict[int, int], blocks: dict[int, int]) -> tuple:
+    """The part of :class:`StructureKey` that describes ``block`` and its children.
+
+    Parameters and blocks are numbered in visiting order (``params`` and ``blocks`` map ids to
+    numbers), so which of them are shared is part of the key. The settings are the block's
+    public attributes that are neither blocks nor parameters; a setting that cannot be compared
+    (an array) makes the block's key unique to it, so it compiles on its own.
+    """
+    from .block import Block  # the module of Block imports this one
+
+    if id(block) in blocks:
+        return ("shared-block", blocks[id(block)])
+    blocks[id(block)] = len(blocks)
+    own = []
+    for local, p in block.registered_params():
+        index = params.setdefault(id(p), len(params))
+        own.append((local, index, p.shape, str(p.dtype), p.kind))
+    try:
+        config = tuple(
+            (k, config_value(v)) for k, v in sorted(vars(block).items())
+            if not k.startswith("_") and not isinstance(v, Block | Parameter)
+        )
+    except TypeError:
+        config = ("uid", block.uid)
+    keyed = block.keys_in_signature
+    children = tuple((k if keyed else i, block_signature(c, params, blocks))
+                     for i, (k, c) in enumerate(block.named_children()))
+    order = tuple(blocks.get(id(c), -1) for c in block.children_in_call_order())
+    return (type(block), block.forward_style(), config, tuple(own), children, order)
 
 
 class StructureKey:
@@ -87,7 +119,7 @@ class Structure:
         self.states = tuple(p for p in entries.values() if p.kind == "state")
         self.param_paths = tuple(entries.path(p.name) for p in self.params)
         self.state_paths = tuple(entries.path(p.name) for p in self.states)
-        self.key = StructureKey(block, block.signature({}, {}))
+        self.key = StructureKey(block, block_signature(block, {}, {}))
 
 
 def values_from_tree(paths: tuple, tree: Any, what: str, owner: str) -> tuple:
