@@ -165,6 +165,12 @@ def main() -> None:
     parser.add_argument("--skip-mesh", action="store_true",
                         help="skip the mesh case (8 simulated CPU devices, in a subprocess)")
     args = parser.parse_args()
+    for option, given, known in (("--cases", args.cases, CASES),
+                                 ("--lenet-cases", args.lenet_cases, LENET_CASES)):
+        unknown = [c for c in given.split(",") if c and c not in known]
+        if unknown:
+            parser.error(f"{option}: unknown case(s) {', '.join(unknown)}; the cases are "
+                         f"{', '.join(known)}")
 
     device = jax.devices()[0]
     names = [c for c in args.cases.split(",") if c and (c != "torch" or torch_available())]
