@@ -1,11 +1,12 @@
-"""Run the benchmark: ``python -m bench [--quick] [--out PATH]`` (``make bench``).
+"""Run the benchmark: ``python -m bench [--epochs N] [--cases ...] [--out PATH]`` (``make bench``).
 
-Each case trains a warm-up epoch (which includes compilation), then at least five timed epochs; the
-table reports the median epoch, samples per second, and ratios to the hand-written JAX reference (c)
-and to PyTorch (d) measured in the same run. Then the mesh case (``bench/mesh.py``, 8 simulated
-CPU devices in a process of its own), then LeNet-5 on Fashion-MNIST (``bench/lenet.py``):
-the convolution lowerings against PyTorch, timed in turns. Results go to
-``bench/results/<machine>.json``.
+Each case trains a warm-up epoch (which includes compilation); then the cases of a problem are
+timed in turns (A B C A B C ..., ten turns for the short regression epochs, ``--epochs`` for
+LeNet), so that the machine's drift hits them alike (``bench/timing.py``). The tables report the
+median epoch, samples per second, and ratios to the hand-written JAX references (c, c') and to
+PyTorch (d) measured in the same run. Then LeNet-5 on Fashion-MNIST (``bench/lenet.py``), the
+convolution lowerings against PyTorch, and the mesh case (``bench/mesh.py``, 8 simulated CPU
+devices in a process of its own). Results go to ``bench/results/<machine>.json``.
 Nothing here is asserted: the test suite never times anything.
 """
 
@@ -29,7 +30,8 @@ import jax
 import numpy as np
 
 from bench.cases import CASES, Problem, torch_available
-from bench.lenet import LENET_CASES, lenet_problem, time_interleaved
+from bench.lenet import LENET_CASES, lenet_problem
+from bench.timing import time_interleaved
 from dstraight.ops import resolve_impl
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -68,26 +70,6 @@ def linear_problem() -> Problem:
          + 0.01 * rng.standard_normal(10_000, dtype=np.float32))
     return Problem("linear regression 10000x2", X, y.reshape(-1, 1).astype(np.float32), units=1,
                    batch_size=4, lr=0.001, classification=False)
-
-
-def time_case(make, problem: Problem, device, epochs: int) -> dict:
-    start = time.perf_counter()
-    run_epoch = make(problem, device)
-    run_epoch()  # warm-up: compiles
-    first = time.perf_counter() - start
-    times = []
-    for _ in range(epochs):
-        t0 = time.perf_counter()
-        run_epoch()
-        times.append(time.perf_counter() - t0)
-    median = statistics.median(times)
-    return {
-        "epoch_s": median,
-        "samples_per_s": problem.steps_per_epoch * problem.batch_size / median,
-        "first_epoch_s": first,
-        "compile_s": max(first - median, 0.0),
-        "epochs_timed": epochs,
-    }
 
 
 def time_loading() -> dict:
@@ -195,9 +177,9 @@ def main() -> None:
     }
     for problem in problems if names else []:
         print(f"\n{problem.name} ({problem.steps_per_epoch} steps/epoch)")
-        rows = {}
-        for name in names:
-            rows[name] = time_case(CASES[name], problem, device, max(args.epochs, 5))
+        # short epochs: twice the turns, since one stray pause moves a 0.2 s epoch a lot
+        rows = time_interleaved({n: CASES[n] for n in names}, problem, device,
+                                2 * max(args.epochs, 5))
         ref, torch_row = rows.get("reference"), rows.get("torch")
         print(f"{'case':<20}{'epoch':>10}{'samples/s':>12}{'compile':>10}{'vs ref':>9}"
               f"{'vs torch':>10}")

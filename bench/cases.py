@@ -6,6 +6,9 @@ finish before the clock stops). All cases see the same number of examples per ep
 short batch is dropped everywhere, so that no case pays for an extra compilation the others skip.
 
 - ``reference``: hand-written JAX, the whole epoch one ``lax.scan`` over device-resident data (c).
+- ``steps_reference``: the same hand-written step, jitted on its own and called once per batch
+  from Python, gathering its batch inside (c'): what any Python loop of compiled steps costs on
+  this machine, the floor for ``gluon_python_loop`` and ``plain_loop``.
 - ``gluon``: the book's gluon-style loop, ``DataLoader`` + ``Trainer.fit_epoch`` (a).
 - ``gluon_python_loop``: the same objects driven batch by batch from Python, one jitted fused step
   per batch; where the per-step dispatch cost shows.
@@ -63,22 +66,26 @@ def dstraight_loss(problem: Problem):
     return loss.SoftmaxCrossEntropyLoss() if problem.classification else loss.L2Loss()
 
 
-def make_reference(problem: Problem, device: jax.Device, seed: int = 0) -> EpochFn:
-    """(c) Hand-written JAX: shuffle, then scan over the batches, all inside one XLA program."""
+def _reference_parts(problem: Problem, device: jax.Device, seed: int):
+    """The hand-written references' data on the device, initial parameters and batch loss."""
     per_example = jax_loss(problem)
     X = jax.device_put(jnp.asarray(problem.X), device)
     y = jax.device_put(jnp.asarray(problem.y), device)
-    d = problem.X.shape[1]
-    key = jax.random.key(seed)
     params = {
-        "w": jax.random.normal(key, (d, problem.units)) * 0.01,
+        "w": jax.random.normal(jax.random.key(seed), (problem.X.shape[1], problem.units)) * 0.01,
         "b": jnp.zeros(problem.units),
     }
-    params = jax.device_put(params, device)
-    steps, bs, lr = problem.steps_per_epoch, problem.batch_size, problem.lr
 
     def batch_loss(p, xb, yb):
         return per_example(xb @ p["w"] + p["b"], yb).mean()
+
+    return X, y, jax.device_put(params, device), batch_loss
+
+
+def make_reference(problem: Problem, device: jax.Device, seed: int = 0) -> EpochFn:
+    """(c) Hand-written JAX: shuffle, then scan over the batches, all inside one XLA program."""
+    X, y, params, batch_loss = _reference_parts(problem, device, seed)
+    steps, bs, lr = problem.steps_per_epoch, problem.batch_size, problem.lr
 
     @jax.jit
     def epoch(p, key):
@@ -97,6 +104,33 @@ def make_reference(problem: Problem, device: jax.Device, seed: int = 0) -> Epoch
         state["key"], sub = jax.random.split(state["key"])
         state["params"], mean_loss = epoch(state["params"], sub)
         return float(mean_loss)
+
+    return run_epoch
+
+
+def make_steps_reference(problem: Problem, device: jax.Device, seed: int = 0) -> EpochFn:
+    """(c') The reference's step jitted on its own, called once per batch from Python."""
+    X, y, params, batch_loss = _reference_parts(problem, device, seed)
+    steps, bs, lr = problem.steps_per_epoch, problem.batch_size, problem.lr
+
+    @jax.jit
+    def step(p, table, i):
+        idx = table[i]
+        value, grads = jax.value_and_grad(batch_loss)(p, X[idx], y[idx])
+        return jax.tree.map(lambda a, g: a - lr * g, p, grads), value
+
+    shuffle = jax.jit(lambda key: jax.random.permutation(key, X.shape[0])[: steps * bs]
+                      .reshape(steps, bs))
+    state = {"params": params, "key": jax.random.key(seed + 1)}
+
+    def run_epoch() -> float:
+        state["key"], sub = jax.random.split(state["key"])
+        table, p, losses = shuffle(sub), state["params"], []
+        for i in range(steps):
+            p, value = step(p, table, np.int32(i))
+            losses.append(value)
+        state["params"] = p
+        return float(jnp.mean(jnp.stack(losses)))
 
     return run_epoch
 
@@ -231,6 +265,7 @@ def make_gluon_mesh(problem: Problem, device: jax.Device) -> EpochFn:
 
 CASES: dict[str, Callable[[Problem, jax.Device], EpochFn]] = {
     "reference": make_reference,
+    "steps_reference": make_steps_reference,
     "gluon": make_gluon,
     "gluon_python_loop": make_gluon_python_loop,
     "plain_loop": make_plain_loop,

@@ -17,14 +17,12 @@ same weights (PyTorch's default uniform(+-1/sqrt(fan_in)) drawn once with NumPy)
   already in memory, ``torch.optim.SGD``, default threads.
 
 A case is ``make(problem, device) -> run_epoch``; add one by adding it to :data:`LENET_CASES`.
-:func:`time_interleaved` times the cases in turns (A B C A B C ...), so that load from other
-processes hits all of them alike.
+:func:`bench.timing.time_interleaved` times the cases in turns (A B C A B C ...), so that load
+from other processes hits all of them alike.
 """
 
 from __future__ import annotations
 
-import statistics
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -253,30 +251,3 @@ LENET_CASES: dict[str, Callable[[LeNetProblem, jax.Device], EpochFn]] = {
     "lenet_gluon": make_gluon,
     "lenet_torch": make_torch,
 }
-
-
-def time_interleaved(makers: dict[str, Callable], problem, device: jax.Device,
-                     epochs: int) -> dict[str, dict]:
-    """Build every case and run its first epoch (compilation), then time epochs in turns."""
-    runs, rows = {}, {}
-    for name, make in makers.items():
-        start = time.perf_counter()
-        runs[name] = make(problem, device)
-        first_loss = runs[name]()
-        rows[name] = {"first_epoch_s": time.perf_counter() - start, "times": [],
-                      "losses": [first_loss]}
-        print(f"  {name}: first epoch {rows[name]['first_epoch_s']:.1f} s", flush=True)
-    for turn in range(epochs):
-        for name, run_epoch in runs.items():
-            t0 = time.perf_counter()
-            rows[name]["losses"].append(run_epoch())
-            rows[name]["times"].append(time.perf_counter() - t0)
-        print(f"  turn {turn + 1}/{epochs}: " + ", ".join(
-            f"{name} {row['times'][-1]:.2f} s" for name, row in rows.items()), flush=True)
-    for row in rows.values():
-        row["epoch_s"] = statistics.median(row["times"])
-        row["min_epoch_s"] = min(row["times"])
-        row["samples_per_s"] = problem.steps_per_epoch * problem.batch_size / row["epoch_s"]
-        row["compile_s"] = max(row["first_epoch_s"] - row["epoch_s"], 0.0)
-        row["epochs_timed"] = epochs
-    return rows

@@ -51,3 +51,10 @@ __all__ = [
     "try_gpu",
     "viz",
 ]
+
+
+def __getattr__(name: str):
+    # MXNet's top-level names (mx.nd, mx.io, mx.kv, ...) say what dstraight has instead.
+    from ._gluon_names import missing_name
+
+    missing_name(__name__, name)

@@ -323,8 +323,11 @@ class Parameter:
         """
         binding = current_binding()
         if (binding is None and type(data) is _ArrayImpl and data.shape == self._shape
-                and data.dtype == self.dtype and self._device is None):
-            # the trainers' write-back of fresh device arrays, every step: nothing to check
+                and data.dtype == self.dtype
+                and (self._device is None or (self._data is not None
+                                              and data.sharding == self._data.sharding))):
+            # the trainers' write-back of fresh device arrays, every step: nothing to check (the
+            # current value is where the parameter's device puts values, so an equal sharding is)
             self._data, self._pending = data, None
             return
         if binding is not None and (id(self) in binding.values or binding.mode != "apply"):

@@ -41,6 +41,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from . import _engine
 from . import optimizer as _optimizer
@@ -210,7 +211,7 @@ class Trainer:
         if not (force or self._unchecked >= _CHECK_EVERY or bad_total.is_ready()):
             return
         steps, self._unchecked = self._unchecked, 0
-        bad = float(bad_total)
+        bad = float(np.asarray(bad_total))  # cheaper than float() of a device scalar
         if bad > self._seen_bad:
             new, self._seen_bad = int(bad - self._seen_bad), bad
             raise FloatingPointError(_engine.divergence_message(new, steps, f"the last {where}",

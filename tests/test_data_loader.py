@@ -339,3 +339,37 @@ def test_dataset_errors():
         DataLoader(ArrayDataset(np.zeros((0, 2)), np.zeros(0)), 2)
     with pytest.raises(ValueError, match=r"got an empty dataset \(0 examples\)"):
         DataLoader(np.zeros((0, 3)), 2)
+
+
+def test_mxnet_worker_and_memory_options_are_accepted_and_change_nothing():
+    X, y = xy()
+    plain = DataLoader(ArrayDataset(X, y), 4, shuffle=True, seed=3)
+    ported = DataLoader(ArrayDataset(X, y), 4, True, None, seed=3, num_workers=4,
+                        pin_memory=True, pin_device_id=0, prefetch=8, thread_pool=True,
+                        timeout=120)
+    assert ported.last_batch == "keep"  # MXNet's last_batch=None
+    assert labels_of(ported) == labels_of(plain)
+
+
+@pytest.mark.parametrize("option, match", [
+    ("sampler", r"sampler=\.\.\.\) is MXNet's way to choose the order.*shuffle=True"),
+    ("batch_sampler", r"batch_sampler=\.\.\.\) is MXNet's way.*ArrayDataset\(X\[order\]"),
+    ("batchify_fn", r"batchify_fn=\.\.\.\) is not supported.*transform_first"),
+])
+def test_mxnet_order_and_stacking_options_are_refused_with_the_dstraight_way(option, match):
+    X, y = xy()
+    with pytest.raises(TypeError, match=match):
+        DataLoader(ArrayDataset(X, y), 4, **{option: object()})
+
+
+def test_unknown_keyword_names_the_options():
+    X, y = xy()
+    with pytest.raises(TypeError, match=r"unexpected keyword argument\(s\) num_worker; its "
+                                        r"options are dataset, batch_size"):
+        DataLoader(ArrayDataset(X, y), 4, num_worker=2)
+
+
+def test_batch_size_is_required():
+    X, y = xy()
+    with pytest.raises(TypeError, match="batch_size must be a positive integer, got None"):
+        DataLoader(ArrayDataset(X, y))

@@ -27,3 +27,10 @@ __all__ = [
     "locate",
     "read_idx",
 ]
+
+
+def __getattr__(name: str):
+    # MXNet's names that this package lacks (samplers, RecordIO, ...) say what to use instead.
+    from .._gluon_names import missing_name
+
+    missing_name(__name__, name)

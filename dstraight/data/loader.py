@@ -151,6 +151,38 @@ def materialise(dataset: Any) -> tuple[tuple[Any, ...], bool]:
     return _stack_items(dataset)
 
 
+# MXNet's DataLoader options for its worker processes and host memory: accepted, and moot here.
+_HOST_OPTIONS = ("num_workers", "pin_memory", "pin_device_id", "prefetch", "thread_pool",
+                 "timeout")
+
+
+def _refuse_mxnet_options(sampler: Any, batch_sampler: Any, batchify_fn: Any,
+                          host_options: dict[str, Any]) -> None:
+    unknown = sorted(set(host_options) - set(_HOST_OPTIONS))
+    if unknown:
+        raise TypeError(
+            f"DataLoader got unexpected keyword argument(s) {', '.join(unknown)}; its options are "
+            "dataset, batch_size, shuffle, last_batch, seed, device, num_parts and part_index "
+            f"(MXNet's {', '.join(_HOST_OPTIONS)} are accepted and ignored)."
+        )
+    if sampler is not None or batch_sampler is not None:
+        name = "sampler" if sampler is not None else "batch_sampler"
+        raise TypeError(
+            f"DataLoader({name}=...) is MXNet's way to choose the order of the examples; this "
+            "DataLoader draws it itself: shuffle=True gives a fresh random order every epoch "
+            "(seed= makes it reproducible), shuffle=False the stored order, and last_batch= "
+            "('keep', 'discard', 'rollover') says what happens to a short last batch. For any "
+            "other order, reorder the data first, e.g. ArrayDataset(X[order], y[order])."
+        )
+    if batchify_fn is not None:
+        raise TypeError(
+            "DataLoader(batchify_fn=...) is not supported: batches are gathered on the device "
+            "from arrays of equally shaped examples. Transform the examples instead, with "
+            "dataset.transform(fn) or dataset.transform_first(fn); pad variable-length "
+            "examples to one length before building the loader."
+        )
+
+
 class DataLoader:
     """Mini-batches of a dataset as JAX arrays, the dataset held on the device once.
 
@@ -170,7 +202,7 @@ class DataLoader:
             are accepted).
         last_batch: what to do with the last batch when ``batch_size`` does not divide the number
             of examples: ``'keep'`` it short, ``'discard'`` it, or ``'rollover'`` its examples to
-            the start of the next epoch.
+            the start of the next epoch (None, MXNet's default, is 'keep').
         seed: int or ``jax.random`` key for shuffling (``seed=0`` and ``jax.random.key(0)`` are the
             same). Epoch ``e``'s order is drawn from the key and ``e`` alone, so the same seed
             gives the same sequence of epochs.
@@ -183,6 +215,14 @@ class DataLoader:
             The defaults, ``jax.process_count()`` and ``jax.process_index()``, give each process
             of a multi-process run its own part (one process: the whole batch). With a mesh the
             parts are those the process's devices hold, so the defaults are the only valid values.
+        sampler, batch_sampler, batchify_fn: MXNet's ways to choose the order and to stack the
+            batches, refused with a ``TypeError`` that says what to do instead: this loader
+            draws the order itself (``shuffle``) and stacks arrays on the device.
+        **host_options: MXNet's options for worker processes and host memory, ``num_workers``,
+            ``pin_memory``, ``pin_device_id``, ``prefetch``, ``thread_pool`` and ``timeout``,
+            are accepted and change nothing: the dataset is on the device already and every
+            batch is gathered there by a compiled call, with no worker to start. Any other
+            keyword is a ``TypeError``.
 
     Iterating yields ``(data, label)`` tuples of JAX arrays (a single array for single-array
     datasets). ``len(loader)`` is the number of batches in the next epoch.
@@ -204,15 +244,23 @@ class DataLoader:
     def __init__(
         self,
         dataset: Any,
-        batch_size: int,
+        batch_size: int | None = None,
         shuffle: bool = False,
-        last_batch: str = "keep",
+        last_batch: str | None = "keep",
         seed: Any = 0,
         device: Any = None,
         num_parts: int | None = None,
         part_index: int | None = None,
+        *,
+        sampler: Any = None,
+        batch_sampler: Any = None,
+        batchify_fn: Any = None,
+        **host_options: Any,
     ) -> None:
+        _refuse_mxnet_options(sampler, batch_sampler, batchify_fn, host_options)
         self.batch_size = check_batch_size(batch_size, "DataLoader")
+        if last_batch is None:  # MXNet's default, which keeps the short batch
+            last_batch = "keep"
         if last_batch not in _MODES:
             hint = " (NDArrayIter spells it 'roll_over'; DataLoader says 'rollover')"
             raise ValueError(
