@@ -82,6 +82,11 @@ def _reference_parts(problem: Problem, device: jax.Device, seed: int):
     return X, y, jax.device_put(params, device), batch_loss
 
 
+def _epoch_order(key: jax.Array, n: int, steps: int, bs: int) -> jax.Array:
+    """The references' epoch: a permutation of the examples cut into ``steps`` rows of ``bs``."""
+    return jax.random.permutation(key, n)[: steps * bs].reshape(steps, bs)
+
+
 def make_reference(problem: Problem, device: jax.Device, seed: int = 0) -> EpochFn:
     """(c) Hand-written JAX: shuffle, then scan over the batches, all inside one XLA program."""
     X, y, params, batch_loss = _reference_parts(problem, device, seed)
@@ -89,7 +94,7 @@ def make_reference(problem: Problem, device: jax.Device, seed: int = 0) -> Epoch
 
     @jax.jit
     def epoch(p, key):
-        order = jax.random.permutation(key, X.shape[0])[: steps * bs].reshape(steps, bs)
+        order = _epoch_order(key, X.shape[0], steps, bs)
 
         def body(p, idx):
             value, grads = jax.value_and_grad(batch_loss)(p, X[idx], y[idx])
@@ -119,8 +124,7 @@ def make_steps_reference(problem: Problem, device: jax.Device, seed: int = 0) ->
         value, grads = jax.value_and_grad(batch_loss)(p, X[idx], y[idx])
         return jax.tree.map(lambda a, g: a - lr * g, p, grads), value
 
-    shuffle = jax.jit(lambda key: jax.random.permutation(key, X.shape[0])[: steps * bs]
-                      .reshape(steps, bs))
+    shuffle = jax.jit(lambda key: _epoch_order(key, X.shape[0], steps, bs))
     state = {"params": params, "key": jax.random.key(seed + 1)}
 
     def run_epoch() -> float:

@@ -24,6 +24,17 @@ _RECORDIO = (
     "(e.g. with MXNet's own tools, or images with PIL into a NumPy array) and wrap them in "
     "data.ArrayDataset(X, y)"
 )
+_NO_GRAPHS = (
+    "there are no symbolic graphs: write a Block's forward, and net.hybridize() compiles it with "
+    "jax.jit"
+)
+_NO_KVSTORE = (
+    "there is no key-value store: gradients are averaged by XLA's collectives when the loader and "
+    "trainer use a mesh, dstraight.data_parallel() (chapter 7)"
+)
+_DEVICES = (
+    "devices are jax.Device objects: dstraight.cpu(), dstraight.gpu(i), dstraight.try_gpu()"
+)
 _ITER = (
     "any Python iterable of (data, label) batches trains batch by batch, and data.NDArrayIter "
     "(or data.DataLoader) over arrays gets the compiled epoch"
@@ -34,25 +45,19 @@ MISSING: dict[str, dict[str, str]] = {
     "dstraight": {
         "nd": f"{_JNP}; nd.array(x) is jnp.asarray(x), nd.random.normal(shape=s) is "
               "jax.random.normal(key, s) with an explicit key",
-        "ndarray": f"{_JNP}",
+        "ndarray": _JNP,
         "np": f"{_JNP} (or import numpy as np for host arrays)",
-        "sym": "there are no symbolic graphs: write a Block's forward, and net.hybridize() "
-               "compiles it with jax.jit",
-        "symbol": "there are no symbolic graphs: write a Block's forward, and net.hybridize() "
-                  "compiles it with jax.jit",
+        "sym": _NO_GRAPHS,
+        "symbol": _NO_GRAPHS,
         "io": "MXNet's mx.io iterators live in dstraight.data: data.NDArrayIter, data.DataBatch, "
               "data.DataDesc",
         "mod": "Module is dstraight.Module (from dstraight import Module)",
-        "kv": "there is no key-value store: gradients are averaged by XLA's collectives when the "
-              "loader and trainer use a mesh, dstraight.data_parallel() (chapter 7)",
-        "kvstore": "there is no key-value store: gradients are averaged by XLA's collectives when "
-                   "the loader and trainer use a mesh, dstraight.data_parallel() (chapter 7)",
+        "kv": _NO_KVSTORE,
+        "kvstore": _NO_KVSTORE,
         "random": "randomness is explicit in JAX: key = jax.random.key(seed), then "
                   "jax.random.normal(key, shape); layers take key= in initialize() and apply()",
-        "context": "devices are jax.Device objects: dstraight.cpu(), dstraight.gpu(i), "
-                   "dstraight.try_gpu()",
-        "Context": "devices are jax.Device objects: dstraight.cpu(), dstraight.gpu(i), "
-                   "dstraight.try_gpu()",
+        "context": _DEVICES,
+        "Context": _DEVICES,
         "gluon": "gluon's modules are dstraight's own: from dstraight import nn, loss, data, "
                  "Trainer (gluon.nn is dstraight.nn, gluon.Trainer is dstraight.Trainer)",
     },
