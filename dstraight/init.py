@@ -31,6 +31,11 @@ __all__ = [
     "One",
     "Constant",
     "Xavier",
+    "Orthogonal",
+    "MSRAPrelu",
+    "Bilinear",
+    "Mixed",
+    "Load",
     "create",
     "as_key",
 ]
@@ -259,7 +264,10 @@ def create(init: InitializerLike) -> Callable[..., jax.Array]:
     Args:
         init: an initializer object, any ``(key, shape, dtype)`` callable such as
             ``jax.nn.initializers.lecun_normal()``, or one of the names ``'zeros'``, ``'ones'``,
-            ``'normal'``, ``'uniform'``, ``'xavier'`` (each with its default arguments).
+            ``'normal'``, ``'uniform'``, ``'xavier'``, ``'orthogonal'``, ``'msraprelu'``,
+            ``'bilinear'`` (each with its default arguments). :class:`Mixed` and
+            :class:`Load` choose by parameter name and are not accepted: use their
+            ``initialize(net)``.
 
     Returns:
         A callable ``(key, shape, dtype) -> jax.Array``.
@@ -281,9 +289,25 @@ def create(init: InitializerLike) -> Callable[..., jax.Array]:
                 f"{sorted(set(_NAMES) - {'zero', 'one'})} or an initializer object such as "
                 f"dstraight.init.Normal(0.01)."
             ) from None
+    if hasattr(init, "for_name"):  # Mixed, Load: they need the parameter's name
+        init()  # raises the TypeError that says what to do instead
     if callable(init):
         return init
     raise TypeError(
         f"An initializer must be a name such as 'normal' or a callable (key, shape, dtype), "
         f"got {init!r} of type {type(init).__name__}."
     )
+
+
+# Defined in a module of their own to keep this one short; imported last because they build on
+# Initializer, Xavier and create above.
+from ._init_more import Bilinear, Load, Mixed, MSRAPrelu, Orthogonal  # noqa: E402
+
+_NAMES.update(orthogonal=Orthogonal, msraprelu=MSRAPrelu, bilinear=Bilinear)
+
+
+def __getattr__(name: str):
+    # MXNet initializers that this module lacks (InitDesc, LSTMBias) say what to use instead.
+    from ._gluon_names import missing_name
+
+    missing_name(__name__, name)

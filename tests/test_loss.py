@@ -443,7 +443,8 @@ def test_every_submodule_is_listed():
     # the helpers, the base class, three families of losses, the diagnosis: none forgotten
     assert sorted(LOSS_MODULES) == sorted(
         f"dstraight.loss{m}" for m in
-        ("", "._checks", ".base", ".binary", ".classification", ".diagnosis", ".regression")
+        ("", "._checks", ".base", ".binary", ".classification", ".ctc", ".diagnosis",
+         ".embedding", ".regression")
     )
 
 

@@ -604,7 +604,8 @@ METRIC_MODULES = [metric.__name__] + [
 def test_every_submodule_is_listed():
     assert sorted(METRIC_MODULES) == sorted(
         f"dstraight.metric{m}" for m in ("", "._checks", ".base", ".classification",
-                                          ".composite", ".custom", ".evaluation", ".regression")
+                                          ".composite", ".correlation", ".custom",
+                                          ".evaluation", ".regression")
     )
 
 

@@ -459,6 +459,7 @@ def test_two_parameters_with_one_name():
 @pytest.mark.parametrize("module", ["dstraight.nn", "dstraight.nn.block", "dstraight.nn.basic",
                                     "dstraight.nn.activations",
                                     "dstraight.nn.conv", "dstraight.nn.norm",
+                                    "dstraight.nn.embedding", "dstraight.nn.group_norm",
                                     "dstraight.nn.functional", "dstraight.nn.naming",
                                     "dstraight.parameter", "dstraight.parameter_dict",
                                     "dstraight.autograd", "dstraight.checkpoint"])

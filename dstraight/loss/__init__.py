@@ -50,8 +50,19 @@ from .classification import (
     kl_div_loss,
     softmax_cross_entropy,
 )
+from .ctc import CTCLoss, ctc_loss
 from .diagnosis import describe_nonfinite_causes
-from .regression import HuberLoss, L1Loss, L2Loss, huber_loss, l1_loss, l2_loss
+from .embedding import CosineEmbeddingLoss, TripletLoss, cosine_embedding_loss, triplet_loss
+from .regression import (
+    HuberLoss,
+    L1Loss,
+    L2Loss,
+    PoissonNLLLoss,
+    huber_loss,
+    l1_loss,
+    l2_loss,
+    poisson_nll_loss,
+)
 
 __all__ = [
     "Loss",
@@ -66,6 +77,10 @@ __all__ = [
     "HingeLoss",
     "SquaredHingeLoss",
     "LogisticLoss",
+    "TripletLoss",
+    "PoissonNLLLoss",
+    "CosineEmbeddingLoss",
+    "CTCLoss",
     "l2_loss",
     "l1_loss",
     "softmax_cross_entropy",
@@ -75,5 +90,16 @@ __all__ = [
     "hinge_loss",
     "squared_hinge_loss",
     "logistic_loss",
+    "triplet_loss",
+    "poisson_nll_loss",
+    "cosine_embedding_loss",
+    "ctc_loss",
     "describe_nonfinite_causes",
 ]
+
+
+def __getattr__(name: str):
+    # MXNet's losses that this package lacks (SDMLLoss) say what to use instead.
+    from .._gluon_names import missing_name
+
+    missing_name(__name__, name)

@@ -7,6 +7,9 @@ from typing import Any
 from .base import Loss
 from .binary import HingeLoss, LogisticLoss, SigmoidBinaryCrossEntropyLoss
 from .classification import KLDivLoss, SoftmaxCrossEntropyLoss
+from .ctc import CTCLoss
+from .embedding import CosineEmbeddingLoss
+from .regression import PoissonNLLLoss
 
 __all__ = ["describe_nonfinite_causes"]
 
@@ -28,6 +31,13 @@ _LABEL_CAUSES: dict[type, str] = {
     "under jax.jit LogisticLoss gives nan for them",
     KLDivLoss: "labels outside [0, 1] (under jax.jit KLDivLoss gives nan for them), or "
     "from_logits=True with predictions that are not log-probabilities",
+    CTCLoss: "labels that hold the blank (the last class) or ids outside 0..C-2, or a -1 "
+    "inside the given label length (under jax.jit CTCLoss gives nan for them); a label longer "
+    "than its sequence allows gives inf",
+    CosineEmbeddingLoss: "labels other than -1/1 (under jax.jit CosineEmbeddingLoss gives nan "
+    "for them); labels 0/1 need 2 * y - 1",
+    PoissonNLLLoss: "negative targets, or with from_logits=False negative predicted rates "
+    "(under jax.jit PoissonNLLLoss gives nan for them)",
 }
 
 

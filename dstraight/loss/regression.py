@@ -1,20 +1,34 @@
-"""Regression losses: L2 (half squared error), L1 (absolute error) and Huber."""
+"""Regression losses: L2 (half squared error), L1 (absolute error), Huber and Poisson NLL."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from ._checks import (
+    concrete,
     elementwise,
+    listing,
+    poison,
     reduce,
 )
 from .base import Loss
 
-__all__ = ["L1Loss", "L2Loss", "HuberLoss", "huber_loss", "l1_loss", "l2_loss"]
+__all__ = [
+    "L1Loss",
+    "L2Loss",
+    "HuberLoss",
+    "PoissonNLLLoss",
+    "huber_loss",
+    "l1_loss",
+    "l2_loss",
+    "poisson_nll_loss",
+]
 
 
 def l2_loss(pred: Any, label: Any, weight: float | None = 1.0, batch_axis: int = 0,
@@ -89,6 +103,78 @@ def huber_loss(pred: Any, label: Any, rho: float = 1.0, weight: float | None = N
     return reduce(loss, batch_axis, weight, sample_weight, where)
 
 
+def poisson_nll_loss(pred: Any, label: Any, from_logits: bool = True, compute_full: bool = False,
+                     weight: float | None = None, batch_axis: int = 0, sample_weight: Any = None,
+                     epsilon: float = 1e-8) -> jax.Array:
+    """Negative log-likelihood of counts ``label`` under a Poisson rate, averaged per example.
+
+    With ``from_logits=True`` (gluon's default) ``pred`` is the log-rate and the elementwise loss
+    is ``exp(pred) - label * pred``; otherwise ``pred`` is the rate and the loss is
+    ``pred - label * log(pred + epsilon)``. Both drop the constant ``log(label!)``; with
+    ``compute_full=True`` its Stirling approximation
+    ``label * log(label) - label + log(2 pi label) / 2`` is added where ``label > 1`` (0 for
+    labels 0 and 1, whose ``log(label!)`` is 0).
+
+    gluon returns one scalar, the mean over every element; here, as for every loss of this
+    package, the mean is taken per example, and the batch mean of the result is gluon's scalar.
+
+    Targets must be non-negative (counts or rates). A negative one raises a ``ValueError`` when
+    concrete and gives ``nan`` under ``jax.jit``; so does, with ``from_logits=False``, a negative
+    rate.
+
+    Args:
+        pred: log-rates (``from_logits=True``) or rates, with a batch axis.
+        label: the observed counts, same shape or number of elements as ``pred``.
+        from_logits: whether ``pred`` is the logarithm of the rate.
+        compute_full: add the Stirling term, which makes the loss a full negative
+            log-likelihood (it does not change the gradient with respect to ``pred``).
+        weight: global scale factor.
+        batch_axis: the axis that indexes examples.
+        sample_weight: optional weights, broadcastable to ``pred``.
+        epsilon: guards ``log(0)`` when ``from_logits=False`` (gluon's ``epsilon``).
+
+    Returns:
+        One loss per example.
+
+    Raises:
+        ValueError: if the label does not fit, or concrete targets (or rates, with
+            ``from_logits=False``) are negative.
+
+    Examples:
+        >>> poisson_nll_loss(jnp.log(jnp.array([[2.0], [1.0]])), jnp.array([2.0, 0.0])).round(4)
+        Array([0.6137, 1.    ], dtype=float32)
+        >>> poisson_nll_loss(jnp.array([[2.0]]), jnp.array([2.0]), from_logits=False).round(4)
+        Array([0.6137], dtype=float32)
+    """
+    where = "poisson_nll_loss"
+    pred, label, batch_axis = elementwise(pred, label, batch_axis, where)
+    label = label.astype(pred.dtype)
+    for what, x, hint, check in (
+        ("targets", label, "Poisson targets are counts: 0, 1, 2, ...", True),
+        ("rates (from_logits=False)", pred, "Pass log-rates with from_logits=True (the "
+         "default), or make the rate positive, e.g. with jnp.exp or jax.nn.softplus.",
+         not from_logits),
+    ):
+        values = concrete(x) if check else None
+        if values is not None and np.any(values < 0):
+            raise ValueError(
+                f"{where}: {what} must be >= 0, got {int(np.sum(values < 0))} negative "
+                f"value(s): {listing(values[values < 0])}. {hint}"
+            )
+    ok = label >= 0
+    if from_logits:
+        loss = jnp.exp(pred) - label * pred
+    else:
+        ok &= pred >= 0
+        loss = pred - label * jnp.log(pred + epsilon)
+    if compute_full:
+        big = label > 1
+        safe = jnp.where(big, label, 1.0)  # keeps log() and its gradient finite where unused
+        stirling = safe * jnp.log(safe) - safe + 0.5 * jnp.log(2 * math.pi * safe)
+        loss = loss + jnp.where(big, stirling, 0.0)
+    return reduce(poison(loss, ok), batch_axis, weight, sample_weight, where)
+
+
 
 class L2Loss(Loss):
     """``weight * (pred - label)**2 / 2`` averaged over all but the batch axis; see :func:`l2_loss`.
@@ -132,3 +218,22 @@ class HuberLoss(Loss):
     def __call__(self, pred: Any, label: Any, sample_weight: Any = None) -> jax.Array:
         return huber_loss(pred, label, self.rho, self.weight, self.batch_axis, sample_weight)
 
+
+class PoissonNLLLoss(Loss):
+    """Poisson negative log-likelihood, gluon's defaults; see :func:`poisson_nll_loss`.
+
+    Examples:
+        >>> PoissonNLLLoss()(jnp.zeros((2, 1)), jnp.array([1.0, 0.0])).tolist()
+        [1.0, 1.0]
+    """
+
+    def __init__(self, weight: float | None = None, from_logits: bool = True,
+                 batch_axis: int = 0, compute_full: bool = False):
+        super().__init__(weight, batch_axis)
+        self.from_logits = from_logits
+        self.compute_full = compute_full
+
+    def __call__(self, pred: Any, label: Any, sample_weight: Any = None,
+                 epsilon: float = 1e-8) -> jax.Array:
+        return poisson_nll_loss(pred, label, self.from_logits, self.compute_full, self.weight,
+                                self.batch_axis, sample_weight, epsilon)

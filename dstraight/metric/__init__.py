@@ -42,6 +42,7 @@ from .classification import (
     TopKAccuracy,
 )
 from .composite import CompositeEvalMetric, create
+from .correlation import MCC, PCC
 from .custom import CustomMetric, Loss, np
 from .evaluation import evaluate, leaves
 from .regression import MAE, MSE, RMSE, PearsonCorrelation
@@ -51,6 +52,7 @@ __all__ = [
     "Accuracy",
     "TopKAccuracy",
     "F1",
+    "MCC",
     "Perplexity",
     "MSE",
     "RMSE",
@@ -58,6 +60,7 @@ __all__ = [
     "CrossEntropy",
     "NegativeLogLikelihood",
     "PearsonCorrelation",
+    "PCC",
     "Loss",
     "CustomMetric",
     "CompositeEvalMetric",
@@ -66,3 +69,10 @@ __all__ = [
     "leaves",
     "np",
 ]
+
+
+def __getattr__(name: str):
+    # MXNet's metrics that this package lacks (Torch, Caffe) say what to use instead.
+    from .._gluon_names import missing_name
+
+    missing_name(__name__, name)

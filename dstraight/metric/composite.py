@@ -14,6 +14,7 @@ from .classification import (
     Perplexity,
     TopKAccuracy,
 )
+from .correlation import MCC, PCC
 from .custom import CustomMetric, Loss
 from .regression import MAE, MSE, RMSE, PearsonCorrelation
 
@@ -90,6 +91,7 @@ _REGISTRY: dict[str, type[EvalMetric]] = {
     **{cls.__name__.lower(): cls for cls in (
         Accuracy, TopKAccuracy, F1, Perplexity, MSE, RMSE, MAE, CrossEntropy,
         NegativeLogLikelihood, PearsonCorrelation, Loss, CustomMetric, CompositeEvalMetric,
+        MCC, PCC,
     )},
     "acc": Accuracy,
     "top_k_accuracy": TopKAccuracy,
@@ -106,10 +108,10 @@ def create(metric: Any, *args: Any, **kwargs: Any) -> EvalMetric:
     """Builds a metric from a name, a function, a metric object or a list of those.
 
     Args:
-        metric: a class name, any case (``'Accuracy'``, ``'TopKAccuracy'``, ``'F1'``, ``'MSE'``,
-            ``'CrossEntropy'``, ``'Loss'``, ``'composite'``, ...) or one of MXNet's aliases
-            (``'acc'``, ``'top_k_acc'``, ``'ce'``, ``'cross-entropy'``, ``'nll_loss'``,
-            ``'pearsonr'``); a function ``feval(label, pred)`` (wrapped in
+        metric: a class name, any case (``'Accuracy'``, ``'TopKAccuracy'``, ``'F1'``, ``'MCC'``,
+            ``'PCC'``, ``'MSE'``, ``'CrossEntropy'``, ``'Loss'``, ``'composite'``, ...) or one of
+            MXNet's aliases (``'acc'``, ``'top_k_acc'``, ``'ce'``, ``'cross-entropy'``,
+            ``'nll_loss'``, ``'pearsonr'``); a function ``feval(label, pred)`` (wrapped in
             :class:`CustomMetric`); an :class:`EvalMetric` (returned as is); or a list of those
             (a :class:`CompositeEvalMetric`).
         *args: passed to the metric's constructor when ``metric`` is a name or a function.

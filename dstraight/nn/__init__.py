@@ -25,21 +25,27 @@ from .basic import (
     GELU,
     SELU,
     Activation,
+    Concurrent,
     Dense,
     Flatten,
+    HybridConcurrent,
     HybridLambda,
     HybridSequential,
+    Identity,
     Lambda,
     LeakyReLU,
     PReLU,
     Sequential,
+    SiLU,
     Swish,
 )
 from .block import Block, HybridBlock
 from .conv import AvgPool2D, Conv2D, GlobalAvgPool2D, GlobalMaxPool2D, MaxPool2D
+from .embedding import Embedding
 from .functional import F
+from .group_norm import GroupNorm, InstanceNorm
 from .naming import reset_name_counters
-from .norm import BatchNorm, Dropout, LayerNorm
+from .norm import BatchNorm, Dropout, LayerNorm, SyncBatchNorm
 
 __all__ = [
     "ELU",
@@ -49,17 +55,23 @@ __all__ = [
     "AvgPool2D",
     "BatchNorm",
     "Block",
+    "Concurrent",
     "Conv2D",
     "DeferredInitializationError",
     "Dense",
     "Dropout",
+    "Embedding",
     "F",
     "Flatten",
     "GlobalAvgPool2D",
     "GlobalMaxPool2D",
+    "GroupNorm",
     "HybridBlock",
+    "HybridConcurrent",
     "HybridLambda",
     "HybridSequential",
+    "Identity",
+    "InstanceNorm",
     "Lambda",
     "LayerNorm",
     "LeakyReLU",
@@ -68,6 +80,15 @@ __all__ = [
     "Parameter",
     "ParameterDict",
     "Sequential",
+    "SiLU",
     "Swish",
+    "SyncBatchNorm",
     "reset_name_counters",
 ]
+
+
+def __getattr__(name: str):
+    # MXNet's layers that this package lacks (SymbolBlock, Conv1D, ...) say what to use instead.
+    from .._gluon_names import missing_name
+
+    missing_name(__name__, name)

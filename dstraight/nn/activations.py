@@ -2,7 +2,7 @@
 
 ``Activation('relu')`` and the ``activation=`` argument of ``Dense`` and ``Conv2D`` take a name
 from one table (:func:`activation_function`); the layers with settings (``LeakyReLU(alpha)``,
-``ELU``, ``SELU``, ``GELU``, ``Swish``) and the learned ``PReLU`` are blocks of their own.
+``ELU``, ``SELU``, ``GELU``, ``Swish``, ``SiLU``) and the learned ``PReLU`` are blocks of their own.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ __all__ = [
     "Activation",
     "LeakyReLU",
     "PReLU",
+    "SiLU",
     "Swish",
     "activation_function",
     "activation_name",
@@ -151,6 +152,18 @@ class Swish(_Elementwise):
 
     def _apply(self, x):
         return x * jax.nn.sigmoid(self.beta * x)
+
+
+class SiLU(_Elementwise):
+    """The sigmoid linear unit ``x * sigmoid(x)``: :class:`Swish` with ``beta=1``.
+
+    Examples:
+        >>> [round(v, 4) for v in SiLU()(jnp.array([0.0, 2.0])).tolist()]
+        [0.0, 1.7616]
+    """
+
+    def _apply(self, x):
+        return jax.nn.silu(x)
 
 
 class PReLU(HybridBlock):

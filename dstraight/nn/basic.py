@@ -1,4 +1,4 @@
-"""Basic layers: Dense, Flatten, Lambda, and the Sequential containers.
+"""Basic layers: Dense, Flatten, Identity, Lambda, and the Sequential and Concurrent containers.
 
 The activations live in :mod:`dstraight.nn.activations` and are offered here too.
 
@@ -34,6 +34,7 @@ from .activations import (
     Activation,
     LeakyReLU,
     PReLU,
+    SiLU,
     Swish,
     activation_function,
     activation_name,
@@ -45,14 +46,18 @@ __all__ = [
     "GELU",
     "SELU",
     "Activation",
+    "Concurrent",
     "Dense",
     "Flatten",
+    "HybridConcurrent",
     "HybridLambda",
     "HybridSequential",
+    "Identity",
     "Lambda",
     "LeakyReLU",
     "PReLU",
     "Sequential",
+    "SiLU",
     "Swish",
     "activation_function",
 ]
@@ -176,6 +181,21 @@ class Flatten(HybridBlock):
         return x.reshape(x.shape[0], -1)
 
 
+class Identity(HybridBlock):
+    """Returns its input unchanged: a placeholder branch of a :class:`Concurrent`, for example.
+
+    Examples:
+        >>> Identity()(jnp.arange(3)).tolist()
+        [0, 1, 2]
+    """
+
+    def __repr__(self) -> str:
+        return "Identity"
+
+    def forward(self, x: Any) -> Any:
+        return x
+
+
 class Lambda(HybridBlock):
     """Wraps a function of arrays as a block: a name in ``jax.numpy``/``jax.nn`` or a callable.
 
@@ -294,3 +314,56 @@ class Sequential(HybridBlock):
 
 class HybridSequential(Sequential):
     """gluon's ``HybridSequential``: :class:`Sequential`, compiled by ``hybridize()``."""
+
+
+class Concurrent(Sequential):
+    """Runs every child on the same input and concatenates their outputs along ``axis``.
+
+    The default ``axis=-1`` joins the channels of ``dstraight``'s ``(N, H, W, C)`` images and the
+    features of ``(N, features)`` batches (MXNet's default is -1 too; with its ``NCHW`` images
+    one passes ``axis=1``). The outputs must agree on every other axis. Adding, indexing,
+    slicing (a slice keeps ``axis``) and ``len`` work as for :class:`Sequential`.
+
+    Examples:
+        >>> from dstraight import nn
+        >>> net = Concurrent()
+        >>> net.add(Dense(3), Identity())
+        >>> net.initialize()
+        >>> net(jnp.ones((2, 4))).shape       # 3 features from Dense, 4 passed through
+        (2, 7)
+    """
+
+    def __init__(self, axis: int = -1, **kwargs: Any):
+        if not isinstance(axis, int) or isinstance(axis, bool):
+            raise TypeError(f"{type(self).__name__}(axis=...) must be an int, got {axis!r}.")
+        super().__init__(**kwargs)
+        self.axis = axis
+
+    def __getitem__(self, i: int | slice) -> Any:
+        sub = super().__getitem__(i)
+        if isinstance(i, slice):
+            sub.axis = self.axis
+        return sub
+
+    def forward(self, x: Any) -> Any:
+        if not self._order:
+            raise ValueError(f"{self.name}: {type(self).__name__} has no children to run; "
+                             f"add some with net.add(...).")
+        outs = [jnp.asarray(child(x)) for child in self._order]
+        ndim = outs[0].ndim
+        shapes = [tuple(o.shape) for o in outs]
+        if not -ndim <= self.axis < ndim or any(o.ndim != ndim for o in outs):
+            raise ValueError(
+                f"{self.name}: {type(self).__name__}(axis={self.axis}) cannot join outputs of "
+                f"shapes {shapes}: they need the same number of axes, and that axis.")
+        axis = self.axis % ndim
+        rest = {s[:axis] + s[axis + 1:] for s in shapes}
+        if len(rest) > 1:
+            raise ValueError(
+                f"{self.name}: {type(self).__name__}(axis={self.axis}) needs outputs that agree "
+                f"on every other axis, got shapes {shapes}.")
+        return jnp.concatenate(outs, axis=axis)
+
+
+class HybridConcurrent(Concurrent, HybridSequential):
+    """gluon's ``HybridConcurrent``: :class:`Concurrent`, compiled by ``hybridize()``."""

@@ -26,7 +26,7 @@ import jax.numpy as jnp
 from ..binding import current_binding
 from .block import HybridBlock
 
-__all__ = ["BatchNorm", "Dropout", "LayerNorm"]
+__all__ = ["BatchNorm", "Dropout", "LayerNorm", "SyncBatchNorm"]
 
 
 def _training() -> bool:
@@ -197,3 +197,43 @@ class LayerNorm(HybridBlock):
         shape[axis] = channels
         y = (x - mean) * jax.lax.rsqrt(var + self.epsilon)
         return y * gamma.reshape(shape) + beta.reshape(shape)
+
+
+class SyncBatchNorm(BatchNorm):
+    """MXNet's cross-device BatchNorm; here it is :class:`BatchNorm`, which is synchronised.
+
+    MXNet runs one copy of the network per GPU, so its ``BatchNorm`` sees only that GPU's slice
+    of the batch, and ``SyncBatchNorm`` exchanges the statistics between the copies. In
+    ``dstraight`` a network over several devices (``initialize(device=dstraight.data_parallel())``)
+    is one program over the whole batch, split across the devices: the mean and variance of
+    :class:`BatchNorm` are already those of the global batch, and XLA inserts the reductions
+    across devices. So this class adds only MXNet's signature (``in_channels`` first); the
+    arguments not listed below (``momentum``, ``epsilon``, ``center``, ``scale``,
+    ``use_global_stats``, the four initializers) are those of :class:`BatchNorm`.
+
+    Args:
+        in_channels: number of channels, or 0 to infer it.
+        num_devices: MXNet's number of copies that share statistics; accepted and ignored (the
+            mesh defines the devices).
+        key: MXNet's name tying the copies' statistics together (it defaults to the layer's
+            prefix there); accepted and ignored. It is not a random key.
+        axis: the channel axis, ``-1`` by default as in :class:`BatchNorm` (MXNet fixes ``1``).
+    """
+
+    def __init__(self, in_channels: int = 0, num_devices: int | None = None,
+                 momentum: float = 0.9, epsilon: float = 1e-5, center: bool = True,
+                 scale: bool = True, use_global_stats: bool = False,
+                 beta_initializer: Any = "zeros", gamma_initializer: Any = "ones",
+                 running_mean_initializer: Any = "zeros",
+                 running_variance_initializer: Any = "ones", key: Any = None, axis: int = -1,
+                 **kwargs: Any):
+        del num_devices, key  # see the docstring: nothing to synchronise by hand
+        super().__init__(axis=axis, momentum=momentum, epsilon=epsilon, center=center,
+                         scale=scale, use_global_stats=use_global_stats,
+                         beta_initializer=beta_initializer, gamma_initializer=gamma_initializer,
+                         running_mean_initializer=running_mean_initializer,
+                         running_variance_initializer=running_variance_initializer,
+                         in_channels=in_channels, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"Sync{super().__repr__()}"
