@@ -603,7 +603,7 @@ METRIC_MODULES = [metric.__name__] + [
 
 def test_every_submodule_is_listed():
     assert sorted(METRIC_MODULES) == sorted(
-        f"dstraight.metric{m}" for m in ("", "._checks", ".base", ".classification",
+        f"dstraight.metric{m}" for m in ("", "._checks", ".base", ".binary", ".classification",
                                           ".composite", ".correlation", ".custom",
                                           ".evaluation", ".regression")
     )

@@ -33,8 +33,8 @@ Examples:
 """
 
 from .base import EvalMetric
+from .binary import F1, MCC
 from .classification import (
-    F1,
     Accuracy,
     CrossEntropy,
     NegativeLogLikelihood,
@@ -42,7 +42,7 @@ from .classification import (
     TopKAccuracy,
 )
 from .composite import CompositeEvalMetric, create
-from .correlation import MCC, PCC
+from .correlation import PCC
 from .custom import CustomMetric, Loss, np
 from .evaluation import evaluate, leaves
 from .regression import MAE, MSE, RMSE, PearsonCorrelation

@@ -1,4 +1,4 @@
-"""Classification metrics: accuracy, top-k accuracy, F1, perplexity and cross-entropy."""
+"""Classification metrics: accuracy, top-k accuracy, perplexity, cross-entropy (F1: binary)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._checks import (
-    as_list,
     check_axis,
     class_ids,
-    concrete,
     distribution_rows,
     poison,
 )
@@ -22,7 +20,6 @@ from .base import EvalMetric
 __all__ = [
     "Accuracy",
     "CrossEntropy",
-    "F1",
     "NegativeLogLikelihood",
     "Perplexity",
     "TopKAccuracy",
@@ -132,119 +129,6 @@ class TopKAccuracy(EvalMetric):
         hit = jnp.any(best == ids[:, None], axis=1)
         total = poison(jnp.sum(hit).astype(jnp.float32), ok)
         return total, jnp.asarray(float(pred.shape[0]), jnp.float32)
-
-
-def _f1_of(tp: jax.Array, fp: jax.Array, fn: jax.Array) -> jax.Array:
-    """``2 tp / (2 tp + fp + fn)``: the F1 score, 0 with no positives at all (MXNet); nan stays."""
-    denominator = 2 * tp + fp + fn
-    return jnp.where(denominator == 0, 0.0, 2 * tp / jnp.where(denominator == 0, 1, denominator))
-
-
-def _f1_host(tp: float, fp: float, fn: float) -> float:
-    """:func:`_f1_of` in Python floats."""
-    denominator = 2 * tp + fp + fn
-    return 0.0 if denominator == 0 else 2 * tp / denominator
-
-
-class F1(EvalMetric):
-    """F1 score of a binary classification, ``2 tp / (2 tp + fp + fn)``.
-
-    Predictions are scores of the two classes, shape ``(N, 2)`` (class 1 predicted where its
-    score is the larger, as in MXNet), or probabilities of class 1, shape ``(N,)`` or ``(N, 1)``
-    (class 1 predicted above ``threshold``). Labels are 0 or 1. With no positive label and no
-    positive prediction the score is 0, as in MXNet.
-
-    ``average='macro'`` (MXNet's default) reports the mean of the F1 scores of the updates (one
-    per batch; an update with a list of arrays counts once): statistics ``(sum of F1, number of
-    updates)``. ``average='micro'`` reports the F1 score of all the examples together, from the
-    statistics ``(tp, fp, fn, examples)``; ``num_inst`` is then the number of examples.
-
-    Args:
-        name: the reported name.
-        average: ``'macro'`` or ``'micro'``.
-        threshold: the probability above which an ``(N,)`` prediction means class 1.
-
-    Examples:
-        >>> import numpy as np
-        >>> m = F1()
-        >>> m.update(np.array([0.0, 1.0, 1.0]), np.array([[0.3, 0.7], [0.0, 1.0], [0.4, 0.6]]))
-        >>> round(m.get()[1], 4)
-        0.8
-    """
-
-    def __init__(self, name: str = "f1", average: str = "macro", threshold: float = 0.5,
-                 **kwargs: Any):
-        if average not in ("macro", "micro"):
-            raise ValueError(
-                f"F1: average must be 'macro' (mean over batches) or 'micro' (over all "
-                f"examples), got {average!r}."
-            )
-        self.average = average
-        self.threshold = threshold
-        self.num_stats = 2 if average == "macro" else 4
-        # The compiled loops carry (sum, count) only; micro F1 is updated on the host meanwhile.
-        super().__init__(name, **kwargs)
-
-    def cache_key(self) -> tuple:
-        return (*super().cache_key(), self.average, self.threshold)
-
-    def _counts(self, label: Any, pred: Any) -> tuple[jax.Array, ...]:
-        label, pred = jnp.asarray(label), jnp.asarray(pred)
-        n = pred.shape[0] if pred.ndim else 0
-        if pred.ndim == 2 and pred.shape[1] == 2:
-            positive = jnp.argmax(pred, axis=1) == 1
-            ok = jnp.asarray(True)
-        elif pred.ndim == 1 or (pred.ndim == 2 and pred.shape[1] == 1):
-            prob = pred.reshape(-1)
-            values = concrete(prob)
-            if values is not None and not np.all((values >= 0) & (values <= 1)):
-                raise ValueError(
-                    f"F1: predictions of shape {pred.shape} are read as probabilities of class "
-                    f"1, but some are outside [0, 1] (up to {values.max():g}, down to "
-                    f"{values.min():g}). Apply jax.nn.sigmoid to logits, or pass scores of "
-                    "shape (N, 2)."
-                )
-            positive = prob > self.threshold
-            ok = jnp.all((prob >= 0) & (prob <= 1))
-        else:
-            raise ValueError(
-                f"F1 is for binary classification: predictions of shape (N, 2) (scores of "
-                f"classes 0 and 1) or (N,) (probabilities of class 1), got shape {pred.shape}. "
-                "For more classes use Accuracy."
-            )
-        if label.size != n:
-            raise ValueError(
-                f"F1: {label.size} labels (shape {label.shape}) for {n} predictions (shape "
-                f"{pred.shape}); pass one label, 0 or 1, per example."
-            )
-        ids, label_ok = class_ids(label.reshape(-1), 2, "F1", " F1 is for binary "
-                                   "classification; for more classes use Accuracy.")
-        actual = ids == 1
-        counts = (jnp.sum(positive & actual), jnp.sum(positive & ~actual),
-                  jnp.sum(~positive & actual))
-        counts = tuple(poison(c.astype(jnp.float32), ok & label_ok) for c in counts)
-        return (*counts, jnp.asarray(float(n), jnp.float32))
-
-    def stats(self, label, pred):
-        tp, fp, fn, n = self._counts(label, pred)
-        if self.average == "micro":
-            return tp, fp, fn, n
-        return _f1_of(tp, fp, fn), jnp.asarray(1.0, jnp.float32)
-
-    def _value(self, *totals):
-        if self.average == "micro":
-            return _f1_host(*totals[:3])
-        return super()._value(*totals)
-
-    def update(self, labels, preds):
-        labels, preds = as_list(labels), as_list(preds)
-        self._check_lists(labels, preds)
-        counts = [self._counts(y, p) for y, p in zip(labels, preds, strict=True)]
-        tp, fp, fn, n = (sum(float(c[i]) for c in counts) for i in range(4))
-        if self.average == "micro":
-            self.add_stats(tp, fp, fn, n)
-        else:  # MXNet: one F1 score per update, over all of its arrays
-            self.add_stats(_f1_host(tp, fp, fn), 1.0)
 
 
 class Perplexity(EvalMetric):

@@ -6,15 +6,15 @@ from collections.abc import Iterable
 from typing import Any
 
 from .base import EvalMetric
+from .binary import F1, MCC
 from .classification import (
-    F1,
     Accuracy,
     CrossEntropy,
     NegativeLogLikelihood,
     Perplexity,
     TopKAccuracy,
 )
-from .correlation import MCC, PCC
+from .correlation import PCC
 from .custom import CustomMetric, Loss
 from .regression import MAE, MSE, RMSE, PearsonCorrelation
 

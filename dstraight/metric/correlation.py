@@ -1,9 +1,8 @@
-"""Correlation metrics of classifications: Matthews (``MCC``, binary) and its multiclass ``PCC``.
+"""``PCC``: the multiclass Matthews correlation, read off a ``K x K`` confusion matrix.
 
-Both are the Pearson correlation of the one-hot predicted and true classes, read off counts:
-``MCC`` from the four cells of a binary confusion matrix, ``PCC`` from a ``K x K`` one. Unlike
-accuracy or F1 they are 0 for a classifier that always predicts the same class, however
-unbalanced the data.
+It is the Pearson correlation of the one-hot predicted and true classes, the generalisation of
+the binary ``MCC`` (in :mod:`dstraight.metric.binary`). Unlike accuracy or F1 it is 0 for a
+classifier that always predicts the same class, however unbalanced the data.
 """
 
 from __future__ import annotations
@@ -19,134 +18,11 @@ from ._checks import (
     as_list,
     check_axis,
     class_ids,
-    concrete,
     poison,
 )
 from .base import EvalMetric
 
-__all__ = ["MCC", "PCC"]
-
-
-def _mcc_of(tp: Any, fp: Any, fn: Any, tn: Any) -> Any:
-    """MXNet's MCC: zero factors of the denominator count as 1, so no examples give 0."""
-    num = tp * tn - fp * fn
-    den = 1.0
-    for t in (tp + fp, tp + fn, tn + fp, tn + fn):
-        # square roots one by one: the product of four counts overflows float32 sooner
-        den = den * jnp.sqrt(jnp.where(t == 0, 1.0, t))
-    return num / den
-
-
-def _mcc_host(tp: float, fp: float, fn: float, tn: float) -> float:
-    """:func:`_mcc_of` in Python floats (exact for any count a metric accumulates)."""
-    den = math.prod(t for t in (tp + fp, tp + fn, tn + fp, tn + fn) if t != 0)
-    return (tp * tn - fp * fn) / math.sqrt(den)
-
-
-class MCC(EvalMetric):
-    """Matthews correlation coefficient of a binary classification.
-
-    ``(tp * tn - fp * fn) / sqrt((tp + fp)(tp + fn)(tn + fp)(tn + fn))``, where factors of the
-    denominator that are 0 are replaced by 1 (MXNet's rule, so a batch with one class only
-    scores 0 rather than ``nan``). 1 is a perfect classifier, 0 one no better than chance, -1 a
-    perfectly wrong one.
-
-    Predictions are scores of shape ``(N, 2)`` (class 1 where its score is the larger, MXNet's
-    ``argmax``), or probabilities of class 1 of shape ``(N,)`` or ``(N, 1)`` (class 1 above
-    ``threshold``). Labels are 0 or 1; other values raise a ``ValueError`` when concrete and
-    make the statistic ``nan`` under ``jax.jit``.
-
-    ``average='macro'`` (MXNet's default) reports the mean of the MCCs of the updates (one per
-    batch; an update with a list of arrays counts once), statistics ``(sum of MCC, updates)``.
-    ``average='micro'`` reports the MCC of all the examples together, from the statistics
-    ``(tp, fp, fn, examples)``; ``num_inst`` is then the number of examples.
-
-    Args:
-        name: the reported name.
-        average: ``'macro'`` or ``'micro'``.
-        threshold: the probability above which an ``(N,)`` prediction means class 1.
-
-    Examples:
-        >>> import numpy as np
-        >>> m = MCC()
-        >>> label = np.array([1, 1, 1, 0, 0])                 # tp=2, fn=1, fp=1, tn=1
-        >>> pred = np.array([[0, 1], [0, 1], [1, 0], [0, 1], [1, 0]], float)
-        >>> m.update(label, pred)
-        >>> round(m.get()[1], 4)                               # (2 - 1) / sqrt(3 * 3 * 2 * 2)
-        0.1667
-    """
-
-    def __init__(self, name: str = "mcc", average: str = "macro", threshold: float = 0.5,
-                 **kwargs: Any):
-        if average not in ("macro", "micro"):
-            raise ValueError(
-                f"MCC: average must be 'macro' (mean over batches) or 'micro' (over all "
-                f"examples), got {average!r}."
-            )
-        self.average = average
-        self.threshold = threshold
-        self.num_stats = 2 if average == "macro" else 4
-        super().__init__(name, **kwargs)
-
-    def cache_key(self) -> tuple:
-        return (*super().cache_key(), self.average, self.threshold)
-
-    def _counts(self, label: Any, pred: Any) -> tuple[jax.Array, ...]:
-        label, pred = jnp.asarray(label), jnp.asarray(pred)
-        n = pred.shape[0] if pred.ndim else 0
-        ok = jnp.asarray(True)
-        if pred.ndim == 2 and pred.shape[1] == 2:
-            positive = jnp.argmax(pred, axis=1) == 1
-        elif pred.ndim == 1 or (pred.ndim == 2 and pred.shape[1] == 1):
-            prob = pred.reshape(-1)
-            values = concrete(prob)
-            if values is not None and not np.all((values >= 0) & (values <= 1)):
-                raise ValueError(
-                    f"MCC: predictions of shape {pred.shape} are read as probabilities of "
-                    f"class 1, but some are outside [0, 1] (from {values.min():g} to "
-                    f"{values.max():g}). Apply jax.nn.sigmoid to logits, or pass scores of "
-                    "shape (N, 2)."
-                )
-            positive = prob > self.threshold
-            ok = jnp.all((prob >= 0) & (prob <= 1))
-        else:
-            raise ValueError(
-                f"MCC is for binary classification: predictions of shape (N, 2) (scores of "
-                f"classes 0 and 1) or (N,) (probabilities of class 1), got shape {pred.shape}. "
-                "For more classes use PCC."
-            )
-        if label.size != n:
-            raise ValueError(
-                f"MCC: {label.size} labels (shape {label.shape}) for {n} predictions (shape "
-                f"{pred.shape}); pass one label, 0 or 1, per example."
-            )
-        ids, label_ok = class_ids(label.reshape(-1), 2, "MCC",
-                                  " MCC is for binary classification; for more classes use PCC.")
-        actual = ids == 1
-        counts = (positive & actual, positive & ~actual, ~positive & actual, ~positive & ~actual)
-        return tuple(poison(jnp.sum(c).astype(jnp.float32), ok & label_ok) for c in counts)
-
-    def stats(self, label, pred):
-        tp, fp, fn, tn = self._counts(label, pred)
-        if self.average == "micro":
-            return tp, fp, fn, tp + fp + fn + tn
-        return _mcc_of(tp, fp, fn, tn), jnp.asarray(1.0, jnp.float32)
-
-    def _value(self, *totals):
-        if self.average == "micro":
-            tp, fp, fn, n = totals
-            return _mcc_host(tp, fp, fn, n - tp - fp - fn)
-        return super()._value(*totals)
-
-    def update(self, labels, preds):
-        labels, preds = as_list(labels), as_list(preds)
-        self._check_lists(labels, preds)
-        counts = [self._counts(y, p) for y, p in zip(labels, preds, strict=True)]
-        tp, fp, fn, tn = (sum(float(c[i]) for c in counts) for i in range(4))
-        if self.average == "micro":
-            self.add_stats(tp, fp, fn, tp + fp + fn + tn)
-        else:  # MXNet: one MCC per update, over all of its arrays
-            self.add_stats(_mcc_host(tp, fp, fn, tn), 1.0)
+__all__ = ["PCC"]
 
 
 class PCC(EvalMetric):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-__all__ = ["positive_int"]
+__all__ = ["positive_int", "positive_number"]
 
 
 def positive_int(value: Any, what: str, allow_zero: bool = False) -> int:
@@ -16,3 +17,14 @@ def positive_int(value: Any, what: str, allow_zero: bool = False) -> int:
             "a positive int"
         raise ValueError(f"{what} must be {rule}, got {value!r}.")
     return value
+
+
+def positive_number(value: Any, what: str) -> float:
+    """``value`` as a float if it is a positive, finite number; else a TypeError or ValueError."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{what} must be a number, got {value!r}.") from None
+    if not number > 0 or math.isinf(number):
+        raise ValueError(f"{what} must be positive and finite, got {value!r}.")
+    return number

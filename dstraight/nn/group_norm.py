@@ -17,26 +17,15 @@ Examples:
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 
-from ._checks import positive_int
+from ._checks import positive_int, positive_number
 from .block import HybridBlock
 
 __all__ = ["GroupNorm", "InstanceNorm"]
-
-
-def _epsilon(value: Any, what: str) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{what} must be a number, got {value!r}.") from None
-    if not number > 0 or math.isinf(number):
-        raise ValueError(f"{what} must be positive and finite, got {value!r}.")
-    return number
 
 
 def _channel_axis(layer: Any, x: jax.Array, min_ndim: int, layout: str) -> int:
@@ -106,7 +95,7 @@ class InstanceNorm(_Affine):
     def __init__(self, axis: int = -1, epsilon: float = 1e-5, center: bool = True,
                  scale: bool = False, beta_initializer: Any = "zeros",
                  gamma_initializer: Any = "ones", in_channels: int = 0, **kwargs: Any):
-        epsilon = _epsilon(epsilon, "InstanceNorm(epsilon=...)")
+        epsilon = positive_number(epsilon, "InstanceNorm(epsilon=...)")
         positive_int(in_channels, "InstanceNorm(in_channels=...)", allow_zero=True)
         super().__init__(**kwargs)
         self.axis, self.epsilon = int(axis), epsilon
@@ -174,7 +163,7 @@ class GroupNorm(_Affine):
                  scale: bool = True, beta_initializer: Any = "zeros",
                  gamma_initializer: Any = "ones", axis: int = -1, **kwargs: Any):
         positive_int(num_groups, "GroupNorm(num_groups=...)")
-        epsilon = _epsilon(epsilon, "GroupNorm(epsilon=...)")
+        epsilon = positive_number(epsilon, "GroupNorm(epsilon=...)")
         super().__init__(**kwargs)
         self.num_groups, self.axis, self.epsilon = num_groups, int(axis), epsilon
         self._declare_affine((num_groups,), center, scale, beta_initializer, gamma_initializer)

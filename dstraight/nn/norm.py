@@ -24,6 +24,7 @@ import jax
 import jax.numpy as jnp
 
 from ..binding import current_binding
+from ._checks import positive_number
 from .block import HybridBlock
 
 __all__ = ["BatchNorm", "Dropout", "LayerNorm", "SyncBatchNorm"]
@@ -42,16 +43,6 @@ def _fraction(value: Any, what: str, high_ok: bool = False) -> float:
     if not (0.0 <= value < 1.0 or (high_ok and value == 1.0)) or math.isnan(value):
         raise ValueError(f"{what} must be in [0, 1{']' if high_ok else ')'}, got {value}.")
     return value
-
-
-def _positive(value: Any, what: str) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{what} must be a number, got {value!r}.") from None
-    if not number > 0 or math.isinf(number):
-        raise ValueError(f"{what} must be positive and finite, got {value!r}.")
-    return number
 
 
 class Dropout(HybridBlock):
@@ -116,7 +107,7 @@ class BatchNorm(HybridBlock):
                  running_variance_initializer: Any = "ones", in_channels: int = 0,
                  **kwargs: Any):
         momentum = _fraction(momentum, "BatchNorm(momentum=...)", high_ok=True)
-        epsilon = _positive(epsilon, "BatchNorm(epsilon=...)")
+        epsilon = positive_number(epsilon, "BatchNorm(epsilon=...)")
         super().__init__(**kwargs)
         self.axis = int(axis)
         self.momentum = momentum
@@ -178,7 +169,7 @@ class LayerNorm(HybridBlock):
     def __init__(self, axis: int = -1, epsilon: float = 1e-5, center: bool = True,
                  scale: bool = True, beta_initializer: Any = "zeros",
                  gamma_initializer: Any = "ones", in_channels: int = 0, **kwargs: Any):
-        epsilon = _positive(epsilon, "LayerNorm(epsilon=...)")
+        epsilon = positive_number(epsilon, "LayerNorm(epsilon=...)")
         super().__init__(**kwargs)
         self.axis, self.epsilon = int(axis), epsilon
         self.gamma = self.params.get("gamma", shape=(in_channels,), init=gamma_initializer,
