@@ -21,6 +21,11 @@ Measured on the 2-core AMD EPYC CPU that the book's benchmark uses, shared with 
     reshape    -       -       -        -       -       -        5.4      1.46
 
 On a GPU the default stays ``lax.conv_general_dilated`` (cuDNN); this table is CPU only.
+
+Since then ``hybrid``'s dx of conv2 is col2im (``dstraight._conv_lowerings.input_grad_cols``):
+1.2 ms against XLA's 3.4 ms with ``dy`` and ``w`` as arguments, and a LeNet epoch of 120
+steps through one compiled step per batch 8-17% faster (1.37 s against 1.49 s, 8 turns, AMD
+EPYC). Part 1 closes over ``dy`` as a constant, which XLA compiles differently: it shows less.
 """
 
 from __future__ import annotations

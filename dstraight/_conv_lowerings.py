@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-__all__ = ["KERNEL_LAYOUT", "NHWC_CONVS", "Conv", "conv_xla"]
+__all__ = ["COL2IM_MAX", "KERNEL_LAYOUT", "NHWC_CONVS", "Conv", "conv_xla", "input_grad_cols"]
 
 KERNEL_LAYOUT = {"NHWC": "HWIO", "NCHW": "OIHW"}  # the weight layout that goes with each layout
 
@@ -88,6 +88,37 @@ def weight_grad_taps(x, dy, w_shape, cfg: Conv):
     return jnp.stack(per_tap).reshape(w_shape)
 
 
+#: The most entries of ``dy @ w^T`` (N*Ho*Wo * KH*KW*C) for which :func:`input_grad_cols` beats
+#: XLA's transposed convolution on a 2-core CPU (measured: 0.4-0.7x of XLA's time up to ~4M,
+#: break-even at 3.6M-7M, 2.7x slower at 15M; bench/conv_lowerings.py has the LeNet sizes).
+COL2IM_MAX = 4_000_000
+
+
+def input_grad_cols(dy, w, cfg: Conv):
+    """d(loss)/d(x) of a stride-1, undilated, ungrouped convolution, as col2im.
+
+    One matrix product ``dy (M x O) @ w^T (O x KH*KW*C)`` gives every tap's contribution to
+    the input at once; each tap's block is then added into the padded input at its offset,
+    and the padding is cropped off.
+    """
+    kh, kw, c, o = w.shape
+    n, ho, wo, _ = dy.shape
+    (ph, pw), taps = cfg.padding, kh * kw
+    cols = dy.reshape(-1, o) @ w.reshape(taps * c, o).T
+    cols = cols.reshape(n, ho, wo, taps, c)
+    hp, wp = ho + kh - 1, wo + kw - 1  # the padded input's height and width
+    zero = jnp.zeros((), dy.dtype)
+    dx = sum(lax.pad(cols[:, :, :, t], zero, [(0, 0, 0), (t // kw, hp - ho - t // kw, 0),
+                                             (t % kw, wp - wo - t % kw, 0), (0, 0, 0)])
+             for t in range(taps))
+    return dx[:, ph:hp - ph, pw:wp - pw]
+
+
+def _cols_apply(dy, w, cfg: Conv) -> bool:
+    simple = cfg.strides == (1, 1) and cfg.dilation == (1, 1) and cfg.groups == 1
+    return simple and dy.size // dy.shape[-1] * w.shape[0] * w.shape[1] * w.shape[2] <= COL2IM_MAX
+
+
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
 def conv_hybrid(x, w, cfg: Conv):
     return conv_taps(x, w, cfg) if w.shape[2] == 1 else conv_xla(x, w, cfg)
@@ -99,14 +130,18 @@ def _hybrid_fwd(x, w, cfg: Conv):
 
 def _hybrid_bwd(cfg: Conv, residuals, dy):
     # Each gradient from the lowering measured fastest for it (bench/conv_lowerings.py): with one
-    # input channel per group, the patches' transpose for dx and XLA's for dw; otherwise XLA's
-    # transposed convolution for dx and one product per tap for dw.
+    # input channel per group, the patches' transpose for dx and XLA's for dw; otherwise col2im
+    # for dx where its product is small enough (else XLA's transposed convolution) and one
+    # product per tap for dw.
     x, w = residuals
     if w.shape[2] == 1:
         dx = jax.vjp(lambda x: conv_patches(x, w, cfg), x)[1](dy)[0]
         dw = jax.vjp(lambda w: conv_xla(x, w, cfg), w)[1](dy)[0]
     else:
-        dx = jax.vjp(lambda x: conv_xla(x, w, cfg), x)[1](dy)[0]
+        if _cols_apply(dy, w, cfg):
+            dx = input_grad_cols(dy, w, cfg)
+        else:
+            dx = jax.vjp(lambda x: conv_xla(x, w, cfg), x)[1](dy)[0]
         dw = weight_grad_taps(x, dy, w.shape, cfg)
     return dx, dw
 

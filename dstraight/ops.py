@@ -18,7 +18,9 @@ not listed). The candidates, all equal in value and gradient:
   is an elementwise multiply, and XLA fuses the whole sum into one loop.
 - ``"hybrid"``: the CPU choice. Its forward pass is ``"taps"`` when there is one input channel
   per group and ``"xla"`` otherwise; its backward pass (a ``jax.custom_vjp``) takes the input
-  gradient and the weight gradient each from the lowering measured fastest for it. Being a
+  gradient and the weight gradient each from the lowering measured fastest for it (for a
+  stride-1 convolution with several input channels and a small enough ``dy @ w^T``, the input
+  gradient is col2im: that one product, its tap blocks added at their offsets). Being a
   custom VJP it supports reverse-mode autodiff (``grad``, ``vjp``) but not ``jvp``/``jacfwd``;
   use ``impl="xla"`` for forward mode.
 - pooling ``"slices"``: the max (or sum) of the ``pool_size`` shifted, strided slices;

@@ -17,6 +17,7 @@ TOL = {"rtol": 1e-4, "atol": 1e-4}
 # kernel, strides, padding, dilation, groups, in-channels per group, (H, W)
 CONV_CASES = {
     "plain": ((3, 3), 1, 0, 1, 1, 3, (7, 9)),
+    "padded": ((3, 2), 1, (2, 1), 1, 1, 2, (6, 5)),  # hybrid's dx by col2im, uneven padding
     "lenet1": ((5, 5), 1, 2, 1, 1, 1, (9, 7)),  # one input channel: the taps path
     "mixed": ((3, 2), (2, 1), (1, 2), (1, 2), 2, 3, (9, 11)),
     "depthwise": ((3, 3), 2, 1, 1, 4, 1, (8, 7)),
@@ -130,6 +131,24 @@ def test_conv2d_without_bias(impl):
     x, w, b, _, kwargs = conv_case("mixed", "NHWC")
     conv = jax.jit(functools.partial(ops.conv2d, impl=impl, **kwargs))
     np.testing.assert_allclose(conv(x, w), numpy_conv(x, w, 0 * b, "NHWC", **kwargs), **TOL)
+
+
+@pytest.mark.parametrize("limit", [0, None])
+def test_hybrid_input_gradient_by_col2im_or_xla_by_size(monkeypatch, limit):
+    # small products take col2im (one matmul, no convolution op); above the limit, XLA's
+    # transposed convolution; the gradients agree either way
+    from dstraight import _conv_lowerings
+
+    if limit is not None:
+        monkeypatch.setattr(_conv_lowerings, "COL2IM_MAX", limit)
+    x, w, b, ct, kwargs = conv_case("padded", "NHWC")
+    ours = output_and_grads(functools.partial(ops.conv2d, impl="hybrid", **kwargs), ct)
+    hlo = jax.jit(ours).lower(x, w, b).as_text()
+    assert hlo.count("stablehlo.convolution") == (2 if limit == 0 else 1)
+    _, grads = jax.jit(ours)(x, w, b)
+    _, ref_grads = conv_reference("padded", "NHWC")
+    for g, r in zip(grads, ref_grads, strict=True):
+        np.testing.assert_allclose(g, r, **TOL)
 
 
 def test_hybrid_rejects_forward_mode_as_documented():
