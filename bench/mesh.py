@@ -24,16 +24,18 @@ def main() -> None:
 
     jax.config.update("jax_num_cpu_devices", args.devices)
 
-    from bench.__main__ import load_fashion_mnist, time_case
+    from bench.__main__ import load_fashion_mnist
     from bench.cases import Problem, make_gluon, make_gluon_mesh
+    from bench.timing import time_interleaved
 
     X, y = load_fashion_mnist()
     problem = Problem("softmax regression Fashion-MNIST, batch 256", X, y, 10, 256, 0.1, True)
     device = jax.devices()[0]
     epochs = max(args.epochs, 5)
     # in turns, so that outside load hits both alike
-    one = time_case(make_gluon, problem, device, epochs)
-    mesh = time_case(make_gluon_mesh, problem, device, epochs)
+    rows = time_interleaved({"gluon_one_device": make_gluon, "gluon_mesh": make_gluon_mesh},
+                            problem, device, epochs)
+    one, mesh = rows["gluon_one_device"], rows["gluon_mesh"]
     report = {
         "problem": problem.name,
         "batch_size": problem.batch_size,
