@@ -26,6 +26,9 @@ Since then ``hybrid``'s dx of conv2 is col2im (``dstraight._conv_lowerings.input
 1.2 ms against XLA's 3.4 ms with ``dy`` and ``w`` as arguments, and a LeNet epoch of 120
 steps through one compiled step per batch 8-17% faster (1.37 s against 1.49 s, 8 turns, AMD
 EPYC). Part 1 closes over ``dy`` as a constant, which XLA compiles differently: it shows less.
+Computing that product tap-major (``w @ dy^T``, so that each tap's block is a contiguous slice
+that XLA fuses into the sum instead of copying it out) took LeNet's step from 1.24x to 1.16x
+of PyTorch's, and ``fit_epoch``'s epoch from 1.42x to 1.16x (AMD EPYC, in turns).
 """
 
 from __future__ import annotations

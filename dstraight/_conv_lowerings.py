@@ -88,30 +88,30 @@ def weight_grad_taps(x, dy, w_shape, cfg: Conv):
     return jnp.stack(per_tap).reshape(w_shape)
 
 
-#: The most entries of ``dy @ w^T`` (N*Ho*Wo * KH*KW*C) for which :func:`input_grad_cols` beats
-#: XLA's transposed convolution on a 2-core CPU (measured: 0.4-0.7x of XLA's time up to ~4M,
-#: break-even at 3.6M-7M, 2.7x slower at 15M; bench/conv_lowerings.py has the LeNet sizes).
-COL2IM_MAX = 4_000_000
+#: The most entries of ``w @ dy^T`` (N*Ho*Wo * KH*KW*C) for which :func:`input_grad_cols` beats
+#: XLA's transposed convolution on a 2-core CPU (measured on an AMD EPYC: 0.36-0.86x of XLA's
+#: time from 1.4M to 2.7M entries, 1.08x at 3.6M, 1.2-3.4x from 5M up; LeNet's conv2 is 1.9M).
+COL2IM_MAX = 3_000_000
 
 
 def input_grad_cols(dy, w, cfg: Conv):
     """d(loss)/d(x) of a stride-1, undilated, ungrouped convolution, as col2im.
 
-    One matrix product ``dy (M x O) @ w^T (O x KH*KW*C)`` gives every tap's contribution to
-    the input at once; each tap's block is then added into the padded input at its offset,
-    and the padding is cropped off.
+    One matrix product ``w (KH*KW*C x O) @ dy^T (O x M)`` gives every tap's contribution to
+    the input at once, tap-major, so that each tap's block is a contiguous slice; each block
+    is added into the padded input at its offset (channels first), the padding is cropped off,
+    and the channels go back last.
     """
     kh, kw, c, o = w.shape
     n, ho, wo, _ = dy.shape
     (ph, pw), taps = cfg.padding, kh * kw
-    cols = dy.reshape(-1, o) @ w.reshape(taps * c, o).T
-    cols = cols.reshape(n, ho, wo, taps, c)
+    cols = (w.reshape(taps * c, o) @ dy.reshape(-1, o).T).reshape(taps, c, n, ho, wo)
     hp, wp = ho + kh - 1, wo + kw - 1  # the padded input's height and width
     zero = jnp.zeros((), dy.dtype)
-    dx = sum(lax.pad(cols[:, :, :, t], zero, [(0, 0, 0), (t // kw, hp - ho - t // kw, 0),
-                                             (t % kw, wp - wo - t % kw, 0), (0, 0, 0)])
+    dx = sum(lax.pad(cols[t], zero, [(0, 0, 0), (0, 0, 0), (t // kw, hp - ho - t // kw, 0),
+                                     (t % kw, wp - wo - t % kw, 0)])
              for t in range(taps))
-    return dx[:, ph:hp - ph, pw:wp - pw]
+    return dx[:, :, ph:hp - ph, pw:wp - pw].transpose(1, 2, 3, 0)
 
 
 def _cols_apply(dy, w, cfg: Conv) -> bool:
