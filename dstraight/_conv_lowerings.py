@@ -13,10 +13,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-__all__ = [
-    "COL2IM_MAX", "KERNEL_LAYOUT", "NHWC_CONVS", "Conv", "conv_xla", "input_grad_cols",
-    "materialized",
-]
+__all__ = ["COL2IM_MAX", "KERNEL_LAYOUT", "NHWC_CONVS", "Conv", "conv_xla", "input_grad_cols"]
 
 KERNEL_LAYOUT = {"NHWC": "HWIO", "NCHW": "OIHW"}  # the weight layout that goes with each layout
 
@@ -114,22 +111,7 @@ def input_grad_cols(dy, w, cfg: Conv):
     dx = sum(lax.pad(cols[t], zero, [(0, 0, 0), (0, 0, 0), (t // kw, hp - ho - t // kw, 0),
                                      (t % kw, wp - wo - t % kw, 0)])
              for t in range(taps))
-    return materialized(dx[:, :, ph:hp - ph, pw:wp - pw].transpose(1, 2, 3, 0))
-
-
-def materialized(a):
-    """``a`` itself, written to memory once: a fusion barrier for XLA's CPU compiler.
-
-    XLA fuses a cheap elementwise producer into every consumer and recomputes it there, and on
-    the CPU it drops ``lax.optimization_barrier`` before fusing. Col2im's sum of 25 shifted
-    blocks is such a producer: fused into the max-pool and ReLU gradients that read it (four
-    times per entry), it cost 6-10 ms of a 10 ms LeNet step. The operand of a conditional is
-    always materialized, so ``a`` passes through one whose predicate is true for every value
-    (NaN included) but is known only at run time.
-    """
-    a0 = a.reshape(-1)[0]
-    keep = (a0 == a0) | (a0 != a0)
-    return lax.cond(keep, lambda v: v, jnp.zeros_like, a)
+    return dx[:, :, ph:hp - ph, pw:wp - pw].transpose(1, 2, 3, 0)
 
 
 def _cols_apply(dy, w, cfg: Conv) -> bool:
