@@ -24,7 +24,9 @@ not listed). The candidates, all equal in value and gradient:
   custom VJP it supports reverse-mode autodiff (``grad``, ``vjp``) but not ``jvp``/``jacfwd``;
   use ``impl="xla"`` for forward mode.
 - pooling ``"slices"``: the max (or sum) of the ``pool_size`` shifted, strided slices;
-  ``"reshape"``: a reshape and a max/mean, only when ``strides == pool_size`` and no padding.
+  ``"reshape"``: a reshape and a max/mean, only when ``strides == pool_size`` and no padding;
+  its max sends the gradient to each window's first maximum (``dstraight/_pool_lowerings.py``
+  says why).
 
 ``bench/conv_lowerings.py`` measures them; the numbers behind the defaults are in its docstring.
 
@@ -51,6 +53,7 @@ import numpy as np
 from jax import lax
 
 from ._conv_lowerings import KERNEL_LAYOUT, NHWC_CONVS, Conv, conv_xla
+from ._pool_lowerings import Tiles, tiles_max, tiles_sum
 
 __all__ = [
     "AUTO_CONV",
@@ -306,17 +309,8 @@ def _pool(x, reducer: str, pool_size, strides, padding, ceil_mode, layout, impl,
         return lax.reduce_window(x, init, lax.max if reducer == "max" else lax.add,
                                  window, step, widths)
     if impl == "reshape":
-        shape, limits = [], list(x.shape)
-        for ax in range(4):
-            if ax in axes:
-                i = axes.index(ax)
-                limits[ax] = outs[i] * k[i]  # floor mode drops the rows no window covers
-                shape += [outs[i], k[i]]
-            else:
-                shape.append(x.shape[ax])
-        blocks = lax.slice(x, (0,) * 4, limits).reshape(shape)
-        inner = (axes[0] + 1, axes[1] + 2)
-        return blocks.max(axis=inner) if reducer == "max" else blocks.sum(axis=inner)
+        t = Tiles(tuple(x.shape), tuple(axes), tuple(k), tuple(outs))
+        return tiles_max(x, t) if reducer == "max" else tiles_sum(x, t)
     xp = lax.pad(x, init, [(lo, hi, 0) for lo, hi in widths])
     slices = []
     for i in range(k[0]):
@@ -347,7 +341,9 @@ def max_pool2d(
             ``pool_size``. Padding never wins the max.
         ceil_mode: round the output size up, so that a last, partial window is kept.
         impl: ``"auto"`` or one of :data:`POOL_IMPLS`. Where several entries of a window tie
-            for the max, ``"xla"`` sends the gradient to the first, the others share it.
+            for the max, ``"xla"`` and ``"reshape"`` send the gradient to the first (row-major,
+            as MXNet and PyTorch do), ``"slices"`` shares it among them. ``"reshape"``'s max is
+            a custom VJP (reverse mode only: use ``"slices"`` under ``jax.jvp``/``jacfwd``).
 
     Examples:
         >>> import jax.numpy as jnp
