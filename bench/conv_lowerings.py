@@ -32,6 +32,21 @@ batches 5-8% faster (AMD EPYC, in turns of 30 steps: 1.08-1.20x PyTorch's step a
 1.17-1.29x; a 468-step epoch 1.25x against 1.32x). Tried and dropped, being slower with real
 batches: the max-pool's gradient to each window's first maximum, found in the forward pass, with
 a conditional around col2im's output to keep XLA from recomputing it in the pool's gradient.
+
+Then the ``reshape`` max-pool's gradient (``dstraight/_pool_lowerings.py``) went to each window's
+first maximum, found in the backward pass by one int32 reduction, with the cotangent and the
+one-channel convolution's output behind ``dstraight._fusion_barrier.materialized``. In a profile
+of one LeNet step, pool 1's and ReLU 1's gradients took 0.6 ms against 2.1 ms; the same search
+in int8 or float32 went to XLA's YNN library and took 1.9 ms. Each barrier alone made the step
+slower (1.19x and 1.34x the step before), both together 0.89-0.92x. With Fashion-MNIST batches
+in turns the steps were 0.92-0.98x as long as before (the machine was noisy: PyTorch's step
+moved from 7.6 to 10 ms between runs), and ``make bench`` stored ``lenet_gluon`` at 3.80 s,
+1.09x PyTorch's epoch (4.33 s and 1.11x before; the run just before it, 1.33x). Measured slower
+and not kept: the forward max as an elementwise maximum of the window's slices (pool 1's
+output then went unmaterialized and conv2's weight gradient recomputed it, 2x the step), a
+two-stage col2im sum (1.5-1.7 ms against 1.4) and conv1's or conv2's weight gradient as one
+product of the patches laid out tap-major (2.8 ms against XLA's 1.7; 1.8 ms against the taps'
+1.2).
 """
 
 from __future__ import annotations
