@@ -68,8 +68,8 @@ def test_reshape_max_pool_gradient_under_vmap_and_jit():
 
 def test_materialized_is_the_identity_behind_a_conditional():
     # any value passes unchanged (NaN and infinities too: the predicate is true for all of
-    # them), eagerly, under jit and vmap, and empty arrays too; the compiled program keeps the
-    # conditional that stops XLA's fusion
+    # them), eagerly, under jit and vmap, and empty arrays too; the compiled CPU program keeps
+    # the conditional that stops XLA's fusion
     x = jnp.array([[np.nan, 1.0, -np.inf], [0.0, -0.0, np.inf]])
     m = _fusion_barrier.materialized
     for f in (m, jax.jit(m), jax.vmap(m)):
@@ -79,6 +79,10 @@ def test_materialized_is_the_identity_behind_a_conditional():
     assert m(jnp.zeros((0, 3))).shape == (0, 3)
     hlo = jax.jit(lambda a: m(a * 2.0) + 1.0).lower(x).compile().as_text()
     assert "conditional" in hlo
+    # only for a CPU: lowered for a GPU, the value passes straight through (no predicate)
+    for platform, barrier in (("cpu", True), ("cuda", False)):
+        module = jax.export.export(jax.jit(m), platforms=[platform])(x).mlir_module()
+        assert ("stablehlo.compare" in module) == barrier, platform
 
 
 def test_hybrid_one_channel_output_passes_the_barrier_and_gradients_stay_right():
