@@ -5,11 +5,11 @@ XLA fuses a cheap elementwise producer into every consumer and computes it again
 right for a sum of two arrays; it is wrong for the 25-tap convolution in front of LeNet's first
 pool, which the pool's and the ReLU's gradients would each recompute (without this barrier a
 LeNet step took 1.34x as long on a 2-core CPU), or for col2im's sum of 25 blocks, which the
-max-pool's gradient reads once per window entry (1.19x). ``lax.optimization_barrier`` does not help: the CPU pipeline
-drops it before fusing. The operand of a conditional is always materialized, so the array passes
-through one whose predicate is true for every value (NaN included) but is known only at run
-time. Other platforms get ``a`` unchanged. ``tests/test_pool_lowerings.py`` checks that the
-conditional survives compilation for a CPU.
+max-pool's gradient reads once per window entry (1.19x). ``lax.optimization_barrier`` does not
+help: the CPU pipeline drops it before fusing. The operand of a conditional is always
+materialized, so the array passes through one whose predicate is true for every value (NaN
+included) but is known only at run time. Other platforms get ``a`` unchanged.
+``tests/test_pool_lowerings.py`` checks that the conditional survives compilation for a CPU.
 """
 
 from __future__ import annotations
