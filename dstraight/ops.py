@@ -342,7 +342,8 @@ def max_pool2d(
         ceil_mode: round the output size up, so that a last, partial window is kept.
         impl: ``"auto"`` or one of :data:`POOL_IMPLS`. Where several entries of a window tie
             for the max, ``"xla"`` and ``"reshape"`` send the gradient to the first (row-major,
-            as MXNet and PyTorch do), ``"slices"`` shares it among them. ``"reshape"``'s max is
+            as MXNet and PyTorch do); ``"slices"`` splits it among them unevenly, as a chain of
+            pairwise maxima does (the last tied entry gets half). ``"reshape"``'s max is
             a custom VJP (reverse mode only: use ``"slices"`` under ``jax.jvp``/``jacfwd``).
 
     Examples:
