@@ -37,8 +37,9 @@ Then the ``reshape`` max-pool's gradient (``dstraight/_pool_lowerings.py``) went
 first maximum, found in the backward pass by one int32 reduction, with the cotangent and the
 one-channel convolution's output behind ``dstraight._fusion_barrier.materialized``. In a profile
 of one LeNet step, pool 1's and ReLU 1's gradients took 0.6 ms against 2.1 ms; the same search
-in int8 or float32 went to XLA's YNN library and took 1.9-2.0 ms. Each barrier alone made the step
-slower (1.19x and 1.34x the step before), both together 0.89-0.92x. With Fashion-MNIST batches
+in int8 or float32 went to XLA's YNN library and took 1.9-2.0 ms. With one barrier only, the step
+was slower than before (the convolution's alone 1.19x, the cotangent's alone 1.34x); with both,
+0.89-0.92x. With Fashion-MNIST batches
 in turns the steps were 0.89-0.98x as long as before (the machine was noisy: PyTorch's step
 moved from 7.6 to 10 ms between runs), and ``make bench`` stored ``lenet_gluon`` at 3.80 s,
 1.09x PyTorch's epoch (4.33 s and 1.11x before; the run just before it, 1.33x). Measured slower

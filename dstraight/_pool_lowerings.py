@@ -34,19 +34,26 @@ class Tiles(NamedTuple):  # the static geometry, hashable for custom_vjp's nondi
     outs: tuple[int, int]  # output H and W
 
 
+def _covered(t: Tiles) -> list[int]:
+    """The input's shape without the rows and columns no window covers (floor mode drops them)."""
+    covered = list(t.shape)
+    for i, ax in enumerate(t.axes):
+        covered[ax] = t.outs[i] * t.window[i]
+    return covered
+
+
 def _blocks(x, t: Tiles):
     """``x`` without the rows and columns no window covers, each window spread over two axes
     (output position, position in the window); and the two window axes."""
-    shape, limits = [], list(x.shape)
+    shape = []
     for ax in range(x.ndim):
         if ax in t.axes:
             i = t.axes.index(ax)
-            limits[ax] = t.outs[i] * t.window[i]  # floor mode drops the rows no window covers
             shape += [t.outs[i], t.window[i]]
         else:
             shape.append(x.shape[ax])
     inner = (t.axes[0] + 1, t.axes[1] + 2)
-    return lax.slice(x, (0,) * x.ndim, limits).reshape(shape), inner
+    return lax.slice(x, (0,) * x.ndim, _covered(t)).reshape(shape), inner
 
 
 def _positions(t: Tiles, inner, ndim: int) -> np.ndarray:
@@ -87,9 +94,7 @@ def _max_bwd(t: Tiles, residuals, g):
     zero = jnp.zeros((), g.dtype)
     dx = jnp.where(jnp.expand_dims(first, inner) == pos,
                    jnp.expand_dims(materialized(g), inner), zero)
-    covered = list(t.shape)
-    for i, ax in enumerate(t.axes):
-        covered[ax] = t.outs[i] * t.window[i]
+    covered = _covered(t)
     widths = [(0, full - part, 0) for full, part in zip(t.shape, covered, strict=True)]
     return (lax.pad(dx.reshape(covered), zero, widths),)
 

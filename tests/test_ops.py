@@ -400,7 +400,7 @@ def test_pools_match_torch_where_installed(case):
 
 def test_max_pool_tie_gradients_sum_to_the_cotangent():
     # Every lowering sends each window's gradient to its maxima; "xla" and "reshape" to the
-    # first, "slices" shares it. Either way a window's gradient adds up to its cotangent.
+    # first, "slices" splits it. Either way a window's gradient adds up to its cotangent.
     x = jnp.zeros((1, 4, 4, 1))
     for impl in ops.POOL_IMPLS:
         grad = jax.grad(lambda x, impl=impl: ops.max_pool2d(x, impl=impl).sum())(x)
